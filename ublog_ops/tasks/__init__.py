@@ -1,0 +1,1 @@
+"""Invoke task modules: thin layers that parse flags, call the library and map errors to exit codes."""
