@@ -32,15 +32,16 @@ def test_defaults_are_not_mutated():
 
 def test_env_validated_before_use():
     with pytest.raises(ConfigError) as err:
-        load_config({}, {"env": "Bad_Env"}, environ={}, dotenv_path=None).env
+        _ = load_config({}, {"env": "Bad_Env"}, environ={}, dotenv_path=None).env
     assert err.value.status == ExitStatus.BAD_INPUT
     with pytest.raises(ConfigError, match="no app env"):
-        load_config({}, {}, environ={}, dotenv_path=None).env
+        _ = load_config({}, {}, environ={}, dotenv_path=None).env
 
 
 def test_typed_env_vars_and_bad_values():
-    cfg = load_config({}, {}, environ={"UBLOG_DESIRED_COUNT_WEB_UI": "3", "UBLOG_POLL_INTERVAL": "0.5"},
-                      dotenv_path=None)
+    cfg = load_config(
+        {}, {}, environ={"UBLOG_DESIRED_COUNT_WEB_UI": "3", "UBLOG_POLL_INTERVAL": "0.5"}, dotenv_path=None
+    )
     assert cfg.desired_count("web-ui") == 3
     assert cfg.get("rollout.poll_interval") == 0.5
     with pytest.raises(ConfigError, match="UBLOG_LOCK_TTL"):

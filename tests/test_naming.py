@@ -50,7 +50,10 @@ def test_unknown_override_or_placeholder_rejected():
 
 
 def test_split_image():
-    assert split_image("1.dkr.ecr.r.amazonaws.com/ublog-backend:v1") == ("1.dkr.ecr.r.amazonaws.com/ublog-backend", "v1")
+    assert split_image("1.dkr.ecr.r.amazonaws.com/ublog-backend:v1") == (
+        "1.dkr.ecr.r.amazonaws.com/ublog-backend",
+        "v1",
+    )
     assert split_image("localhost:5000/x") == ("localhost:5000/x", None)
     assert split_image("repo@sha256:abc") == ("repo", None)
     assert repository_name("1.dkr.ecr.r.amazonaws.com/acme/ublog-backend:v1") == "acme/ublog-backend"

@@ -30,7 +30,7 @@ class Aws:
     @property
     def session(self) -> Any:
         if self._session is None:
-            import boto3  # noqa: PLC0415 - lazy on purpose
+            import boto3
 
             self._session = boto3.session.Session(profile_name=self._profile, region_name=self._region)
         return self._session
@@ -41,7 +41,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            from botocore.config import Config as BotoConfig  # noqa: PLC0415
+            from botocore.config import Config as BotoConfig
 
             client = self.session.client(service, config=BotoConfig(retries=RETRY))
             client.meta.events.register("before-call", self._record)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ConfigError
 from .naming import SERVICES, Names, NamingError, validate_env
@@ -103,7 +104,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_env(environ: Mapping[str, str], dotenv_path: str | os.PathLike[str] | None) -> dict[str, Any]:
     """UBLOG_* settings from ``.env`` then the environment (environment wins), parsed into a config tree."""
-    from dotenv import dotenv_values  # noqa: PLC0415 - light, but only needed here
+    from dotenv import dotenv_values
 
     raw: dict[str, str] = {}
     if dotenv_path and Path(dotenv_path).is_file():

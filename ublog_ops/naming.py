@@ -10,9 +10,9 @@ This module imports nothing heavy: the IaC programs (Pulumi, CDK) import it too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 #: Services of an app env, in rollout/display order, and the image each one runs.
 BACKEND = "backend"

@@ -6,7 +6,8 @@ import functools
 import inspect
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from invoke import Context, task
 from invoke.exceptions import Exit
@@ -62,7 +63,7 @@ def ublog_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
                 if debug:
                     raise
                 raise fail(ExitStatus.INTERRUPTED, "interrupted") from None
-            except Exception as exc:  # noqa: BLE001 - the one place that maps unknown errors
+            except Exception as exc:
                 if debug:
                     raise
                 raise fail(
