@@ -13,7 +13,7 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from ..config import Config, load_config
-from ..errors import ExitStatus, UblogError
+from ..errors import EXIT_DESCRIPTIONS, ExitStatus, UblogError
 
 
 def config_from(ctx: Context, **flags: Any) -> Config:
@@ -28,11 +28,14 @@ def _debug_wanted(kwargs: dict[str, Any]) -> bool:
 
 
 def fail(status: ExitStatus | int, message: str, hint: str | None = None) -> Exit:
-    """Print one error line (and a hint) to stderr; return the Exit to raise."""
+    """Print one error line and a hint (the exit code's meaning when none is given) to stderr; return the Exit."""
+    code = int(status)
+    if not hint:
+        meaning = EXIT_DESCRIPTIONS.get(ExitStatus(code)) if code in set(ExitStatus) else None
+        hint = f"exit {code}: {meaning}" if meaning else "rerun with --debug for details"
     print(f"error: {message}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
-    return Exit(code=int(status))
+    print(f"hint: {hint}", file=sys.stderr)
+    return Exit(code=code)
 
 
 def ublog_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
