@@ -11,9 +11,10 @@ import json
 import os
 import secrets
 import shlex
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import (
     EXIT_DESCRIPTIONS,
