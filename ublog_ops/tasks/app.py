@@ -34,6 +34,14 @@ FLAG_HELP = {
 }
 
 
+_APPLY_FLAGS = "no_rollback timeout stall_timeout pre_update_timeout poll_interval force_unlock"
+
+
+def _help(fn_keys: str, **extra: str) -> dict[str, str]:
+    """Help texts for exactly the flags a task has (Invoke rejects help for unknown flags)."""
+    return {**{k: FLAG_HELP[k] for k in fn_keys.split()}, **extra}
+
+
 def _aws(cfg: Any) -> Any:
     from ..aws import Aws
 
@@ -80,7 +88,7 @@ def _show_plan(plan: Any, stream: Any = None) -> None:
     print(describe_plan(plan), file=stream or sys.stdout, flush=True)
 
 
-@ublog_task(help=FLAG_HELP)
+@ublog_task(help=_help("env tag frontend_tag backend_only base_env out show_values force json"))
 def plan(
     c: Context,
     env: str | None = None,
@@ -105,7 +113,10 @@ def plan(
             _out(f"\nplan written to {out}; carry it out with: inv app.apply {out}")
 
 
-@ublog_task(help={**FLAG_HELP, "plan_file": "release plan written by `inv app.plan --out`"}, positional=["plan_file"])
+@ublog_task(
+    help=_help(_APPLY_FLAGS + " json", plan_file="release plan written by `inv app.plan --out`"),
+    positional=["plan_file"],
+)
 def apply(
     c: Context,
     plan_file: str,
@@ -139,7 +150,7 @@ def apply(
     )
 
 
-@ublog_task(help=FLAG_HELP)
+@ublog_task(help=_help("env tag frontend_tag backend_only base_env show_values force json " + _APPLY_FLAGS))
 def update(
     c: Context,
     env: str | None = None,

@@ -79,6 +79,7 @@ def ublog_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
         help_ = dict(kwargs.pop("help", {}) or {})
         help_.setdefault("debug", "show tracebacks instead of one-line errors")
+        kwargs.setdefault("auto_shortflags", False)  # long flags only: stable, readable in runbooks and CI
         return task(wrapper, help=help_, **kwargs)
 
     if len(args) == 1 and callable(args[0]) and not kwargs:
