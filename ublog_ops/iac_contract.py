@@ -190,6 +190,10 @@ def base_facts(base_env: str, prefix: str = "ublog") -> set[Fact]:
         fact("security_group", f"{b}-alb-sg", ingress=(("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0"))),
         fact("security_group", n.ecs_security_group, ingress=(("tcp", 0, 65535, f"sg:{b}-alb-sg"),)),
         fact("security_group", f"{b}-rds-sg", ingress=(("tcp", 5432, 5432, f"sg:{n.ecs_security_group}"),)),
+        # Redis and the interface VPC endpoints need their own groups: without them the tasks cannot reach Redis,
+        # and with private DNS on, ECR/Secrets Manager calls resolve to endpoint ENIs that would drop them.
+        fact("security_group", f"{b}-redis-sg", ingress=(("tcp", 6379, 6379, f"sg:{n.ecs_security_group}"),)),
+        fact("security_group", f"{b}-vpce-sg", ingress=(("tcp", 443, 443, f"sg:{n.ecs_security_group}"),)),
         # Redis and the interface VPC endpoints need a group the ECS tasks can reach: without one, Redis is
         # unreachable and (private DNS on) image pulls / secret reads hit endpoints that drop port 443.
         fact("security_group", f"{b}-redis-sg", ingress=(("tcp", 6379, 6379, f"sg:{n.ecs_security_group}"),)),
