@@ -194,10 +194,6 @@ def base_facts(base_env: str, prefix: str = "ublog") -> set[Fact]:
         # and with private DNS on, ECR/Secrets Manager calls resolve to endpoint ENIs that would drop them.
         fact("security_group", f"{b}-redis-sg", ingress=(("tcp", 6379, 6379, f"sg:{n.ecs_security_group}"),)),
         fact("security_group", f"{b}-vpce-sg", ingress=(("tcp", 443, 443, f"sg:{n.ecs_security_group}"),)),
-        # Redis and the interface VPC endpoints need a group the ECS tasks can reach: without one, Redis is
-        # unreachable and (private DNS on) image pulls / secret reads hit endpoints that drop port 443.
-        fact("security_group", f"{b}-redis-sg", ingress=(("tcp", 6379, 6379, f"sg:{n.ecs_security_group}"),)),
-        fact("security_group", f"{b}-endpoints-sg", ingress=(("tcp", 443, 443, f"sg:{n.ecs_security_group}"),)),
         *(fact("vpc_endpoint", svc, type=kind) for svc, kind in VPC_ENDPOINTS.items()),
         fact("load_balancer", f"{b}-alb", scheme="internet-facing", type="application"),
         fact("listener", f"{b}-http", port=80, action="redirect"),
