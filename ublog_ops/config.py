@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
         "lock_table": None,
         "pulumi_org": "organization",
         "domain": "example.com",
+        "dir": "iac",  # where terraform/, pulumi/, cdk/ live (relative to the working directory)
+        "plan_dir": ".iac-plans",  # saved plans / previews / cloud assemblies + their JSON summaries
+        "backend_config": None,  # mapping: terraform -backend-config pairs used instead of the S3 settings
     },
     "sandbox": {"host": "127.0.0.1", "port": 5055, "behaviour": None, "dir": ".sandbox"},
 }
