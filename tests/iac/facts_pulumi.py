@@ -13,6 +13,7 @@ copy of the caller's context with the root stack cleared, so any number of runs 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import os
@@ -203,7 +204,14 @@ def _run_in_fresh_runtime(
     )
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(main))
+    # set_mocks does not replace the set of pending outputs: without a fresh one (set in this context only), a run
+    # would also await the tasks of an earlier failed run and raise its error.
+    psettings.SETTINGS.outputs = set()
+    try:
+        _sync_await(run_pulumi_func(main))
+    except BaseException:
+        _cancel_pending_tasks()
+        raise
     stack_resource = psettings.get_root_resource()
     outputs: dict[str, Any] = {}
     secret: set[str] = set()
@@ -217,6 +225,16 @@ def _run_in_fresh_runtime(
         reg.ignore_changes = opts.get("ignore_changes", ())
         reg.dependencies = opts.get("dependencies", ())
     return Run(project, stack, list(mocks.registrations), list(mocks.calls), outputs, frozenset(secret))
+
+
+def _cancel_pending_tasks() -> None:
+    """After a failed run: cancel what it left on the event loop so nothing of it leaks into the next run."""
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _run(project: str, stack: str, config: Mapping[str, Any], main: Callable[[], None], mocks: RecordingMocks) -> Run:
@@ -256,7 +274,7 @@ def run_app(
     domain: str = "example.com",
     prefix: str = "ublog",
     base: Run | None = None,
-    org: str | None = None,
+    expect_org: str | None = None,
     environ: Mapping[str, str] | None = None,
     **config: Any,
 ) -> Run:
@@ -264,13 +282,13 @@ def run_app(
     outputs of a real (mocked) run of the base program, so the app can only read outputs the base exports.
 
     ``environ`` replaces ``UBLOG_PULUMI_ORG`` for the run (None: left as the caller's environment has it);
-    ``org`` is the org the StackReference must name (default: what the program would pick)."""
+    ``expect_org`` is the org the StackReference must name (default: what the program would pick)."""
     from ublog_pulumi.app import ORG_ENV_VAR, main
 
     base = base or run_base(base_env, prefix)
     cfg = app_config(base_env, domain, prefix, **config)
     env_org = os.environ.get(ORG_ENV_VAR) if environ is None else environ.get(ORG_ENV_VAR)
-    expected_org = org or env_org or config.get("org") or "organization"
+    expected_org = expect_org or env_org or config.get("org") or "organization"
     mocks = RecordingMocks({f"{expected_org}/{BASE_PROJECT}/{base_env}": base.outputs})
     with _env_var(ORG_ENV_VAR, env_org):
         return _run(APP_PROJECT, env, cfg, main, mocks)
