@@ -20,8 +20,12 @@ pytest.importorskip("pulumi")
 pytest.importorskip("pulumi_aws")
 pytest.importorskip("pulumi_random")
 
-import facts_pulumi as fp
 import yaml
+
+try:  # tests/iac as a package (it has an __init__.py) or as a plain directory on sys.path
+    from . import facts_pulumi as fp
+except ImportError:
+    import facts_pulumi as fp
 
 from ublog_ops.iac_contract import BASE_OUTPUTS, app_facts, base_facts, listener_priority
 from ublog_ops.naming import TEMPLATES
@@ -72,13 +76,22 @@ def test_shipped_stack_configs_run_and_match_the_contract():
         app_run = fp._run(fp.APP_PROJECT, "alpha", app_cfg, app_main, mocks)
     assert fp._app_facts_of(app_run) == app_facts("alpha", "dev", "example.com", "ublog")
     # Every ublog-* key in the shipped files is one the programs read (a typo would be silently ignored).
-    read = {"baseEnv", "certificateArn", "prefix", "azCount", "domain", "org", "listenerPriority", "hostedZoneId"}
-    read |= {f.name for f in dataclasses.fields(__import__("ublog_pulumi.base").base.BaseSettings)}
-    camel = {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))) for k in read}
+    from ublog_pulumi.base import BaseSettings
+
+    def camel(name: str) -> str:
+        first, *rest = name.split("_")
+        return first + "".join(w.capitalize() for w in rest)
+
+    known = {
+        "ublog-base": {camel(f.name) for f in dataclasses.fields(BaseSettings)},
+        "ublog-app": {"env", "baseEnv", "domain", "prefix", "org", "listenerPriority", "hostedZoneId"}
+        | {"autoscaling", "spotServices"},
+    }
+    assert "certificateArn" in known["ublog-base"] and "dbDeletionProtection" in known["ublog-base"]
     for key in [*base_cfg, *app_cfg]:
         ns, _, name = key.partition(":")
-        if ns.startswith("ublog-"):
-            assert name in camel, key
+        assert ns in ("aws", *known), key
+        assert ns == "aws" or name in known[ns], key
 
 
 # --- the rule that matters most: a re-deploy never changes what runs -------------------------------------------
@@ -335,6 +348,8 @@ def test_autoscaling_is_off_by_default_and_cpu_based_when_on(app, base):
 def test_autoscaling_rejects_services_it_cannot_scale(base):
     with pytest.raises(ValueError, match="autoscaling only for gunicorn, default"):
         fp.run_app(base=base, environ={}, autoscaling={"beat": {"max": 2}})
+    with pytest.raises(ValueError, match="must be a map with keys cpu, max, min"):
+        fp.run_app(base=base, environ={}, autoscaling={"gunicorn": {"maximum": 2}})
 
 
 def test_spot_services_use_fargate_spot(base):

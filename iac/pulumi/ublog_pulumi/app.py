@@ -12,6 +12,7 @@ revision (old revisions are kept: ``skip_destroy``), which the pipeline picks up
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -116,9 +117,16 @@ class AppSettings:
             org=environ.get(ORG_ENV_VAR) or c.get("org") or "organization",
             listener_priority_base=c.get_int("listenerPriority"),
             hosted_zone_id=c.get("hostedZoneId"),
-            autoscaling={name: Autoscaling(**(spec or {})) for name, spec in scaling.items()},
+            autoscaling={name: _autoscaling(name, spec) for name, spec in scaling.items()},
             spot_services=tuple(c.get_object("spotServices") or ()),
         )
+
+
+def _autoscaling(name: str, spec: object) -> Autoscaling:
+    keys = {f.name for f in dataclasses.fields(Autoscaling)}
+    if not isinstance(spec, dict) or set(spec) - keys:
+        raise ValueError(f"ublog-app:autoscaling.{name} must be a map with keys {', '.join(sorted(keys))}: {spec!r}")
+    return Autoscaling(**spec)
 
 
 def service_options(depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
@@ -244,9 +252,7 @@ def build_app(s: AppSettings) -> dict[str, pulumi.Input]:
                 {"name": key, "valueFrom": value}
                 for key, value in sorted((backend_secrets if image == BACKEND else {}).items())
             ],
-            "portMappings": (
-                [{"containerPort": PORTS[name], "protocol": "tcp", "name": name}] if name in PORTS else []
-            ),
+            "portMappings": ([{"containerPort": PORTS[name], "protocol": "tcp"}] if name in PORTS else []),
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {
