@@ -89,7 +89,7 @@ resource "aws_security_group" "redis" {
 }
 
 resource "aws_security_group" "endpoints" {
-  name        = "${local.b}-endpoints-sg"
+  name        = "${local.b}-vpce-sg"
   description = "Interface VPC endpoints of ${local.b}: HTTPS from the ECS tasks only"
   vpc_id      = aws_vpc.this.id
 
@@ -101,5 +101,5 @@ resource "aws_security_group" "endpoints" {
     security_groups = [aws_security_group.ecs.id]
   }
 
-  tags = merge(local.tags, { Name = "${local.b}-endpoints-sg" })
+  tags = merge(local.tags, { Name = "${local.b}-vpce-sg" })
 }
