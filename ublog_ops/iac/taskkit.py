@@ -22,13 +22,9 @@ def help_for(keys: str, **extra: str) -> dict[str, str]:
     return {**{k: FLAG_HELP[k] for k in keys.split()}, **extra}
 
 
-def resolve(c: Context, env: str | None, base_env: str | None = None) -> tuple[Config, str | None]:
-    """Config for an IaC task; ``--env`` falls back to UBLOG_ENV/config like the app tasks."""
+def resolve(c: Context, env: str | None, base_env: str | None = None, **flags: Any) -> tuple[Config, str | None]:
+    """Config for an IaC task (``flags``: dotted config paths); ``--env`` falls back to UBLOG_ENV/config."""
     from ..tasks.base import config_from
 
-    cfg = config_from(c, env=env, base_env=base_env)
+    cfg = config_from(c, env=env, base_env=base_env, **flags)
     return cfg, env or cfg.get("env")
-
-
-def kwargs_none(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
