@@ -99,8 +99,10 @@ def _arn(service: str, resource: str) -> str:
 class RecordingMocks(pmocks.Mocks):
     """Plausible AWS answers; records every new_resource and call. Unknown provider functions fail loudly."""
 
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None, preview: bool = False) -> None:
         self.stack_outputs = dict(stack_outputs or {})
+        #: Like ``pulumi preview`` of a new stack: ids and every computed output unknown.
+        self.preview = preview
         self.registrations: list[Registration] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -138,6 +140,8 @@ class RecordingMocks(pmocks.Mocks):
             rid = f"sg-{name}"
         elif typ == "aws:s3/bucket:Bucket":
             rid = inputs["bucket"]
+        if self.preview and typ != "pulumi:pulumi:StackReference":
+            rid, state = "", dict(inputs)
         self.registrations.append(Registration(typ, name, inputs, rid, state, custom=bool(args.custom)))
         return rid, state
 
@@ -203,7 +207,7 @@ def _run_in_fresh_runtime(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys=[]
     )
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=mocks.preview, monitor=monitor)
     # set_mocks does not replace the set of pending outputs: without a fresh one (set in this context only), a run
     # would also await the tasks of an earlier failed run and raise its error.
     psettings.SETTINGS.outputs = set()
@@ -217,7 +221,7 @@ def _run_in_fresh_runtime(
     secret: set[str] = set()
     for key, value in stack_resource.outputs.items():
         out = pulumi.Output.from_input(value)
-        outputs[key] = _sync_await(out.future())
+        outputs[key] = _sync_await(out.future()) if _sync_await(out.is_known()) else None
         if _sync_await(out.is_secret()):
             secret.add(key)
     for reg in mocks.registrations:

@@ -363,6 +363,21 @@ def test_spot_services_use_fargate_spot(base):
     }
 
 
+def test_programs_survive_a_preview_with_unknown_outputs(base):
+    # `pulumi preview` of new stacks: no ids, no computed outputs (ARNs, addresses, cache nodes) yet.
+    from ublog_pulumi.app import main as app_main
+    from ublog_pulumi.base import main as base_main
+
+    base_preview = fp._run(fp.BASE_PROJECT, "dev", fp.base_config(), base_main, fp.RecordingMocks(preview=True))
+    assert len(base_preview.resources) == len(base.resources)
+    assert base_preview.outputs["base_name"] == "dev"
+    assert base_preview.outputs["redis_host"] is None  # unknown, not a crash in the apply
+    mocks = fp.RecordingMocks({"organization/ublog-base/dev": base.outputs}, preview=True)
+    with fp._env_var("UBLOG_PULUMI_ORG", None):
+        app_preview = fp._run(fp.APP_PROJECT, "alpha", fp.app_config(), app_main, mocks)
+    assert len(app_preview.of("ecs/service:Service")) == 4
+
+
 # --- the projects as the Pulumi CLI sees them ---------------------------------------------------------------
 @pytest.mark.parametrize(("project", "name", "stack"), [("base", "ublog-base", "dev"), ("app", "ublog-app", "alpha")])
 def test_pulumi_projects(project, name, stack):
