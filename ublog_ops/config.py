@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
         "backend_config": None,  # mapping: terraform -backend-config pairs used instead of the S3 settings
     },
     "sandbox": {"host": "127.0.0.1", "port": 5055, "behaviour": None, "dir": ".sandbox"},
+    "runbook": {"dir": None, "runs_dir": None},  # default: ./runbooks (else the repo's), runs under dir/runs
 }
 
 
@@ -80,6 +81,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "UBLOG_DOMAIN": ("iac.domain", _str, "domain; app env N is served at N.{domain}"),
     "UBLOG_SANDBOX_PORT": ("sandbox.port", _int, "port of the local sandbox (127.0.0.1)"),
     "UBLOG_SANDBOX_BEHAVIOUR": ("sandbox.behaviour", _str, "behaviour file of the sandbox (JSON or YAML)"),
+    "UBLOG_RUNBOOKS_DIR": ("runbook.dir", _str, "directory of the runbooks (default ./runbooks)"),
+    "UBLOG_RUNBOOK_RUNS_DIR": ("runbook.runs_dir", _str, "where run records go (default runbooks/runs)"),
 }
 for _name in SERVICES:
     ENV_VARS[f"UBLOG_DESIRED_COUNT_{_name.upper().replace('-', '_')}"] = (
