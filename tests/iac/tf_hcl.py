@@ -11,6 +11,7 @@ has to stay regular enough for the facts to be read from it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -453,6 +454,13 @@ class ModuleSource:
 
 
 def parse_file(path: Path | str) -> dict:
+    """The python-hcl2 structure of one file (cached per path and modification time; treat it as read-only)."""
+    stat = Path(path).stat()
+    return _parse_cached(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(path: str, _mtime_ns: int, _size: int) -> dict:
     with open(path, encoding="utf-8") as fh:
         return hcl2.load(fh, serialization_options=_OPTIONS)
 
@@ -666,9 +674,14 @@ class Module:
             raise HclError(f"{self.source.path}: {kind} {typ}.{name} is not declared")
         body = table[(typ, name)]
         key = None
-        if ("count" in body or "for_each" in body) and steps and steps[0][0] in ("index", "splat"):
-            key = "*" if steps[0][0] == "splat" else self.ev(steps[0][1], scope)
-            steps = steps[1:]
+        if "count" in body or "for_each" in body:
+            if steps and steps[0][0] in ("index", "splat"):
+                key = "*" if steps[0][0] == "splat" else self.ev(steps[0][1], scope)
+                steps = steps[1:]
+            elif not steps:  # the whole block: a map (for_each) or list (count) of its instances
+                found = self.instances(kind, typ, name)
+                refs = {k: Ref(kind, typ, name, k) for k in found}
+                return refs if "for_each" in body else list(refs.values())
         return self._steps(Ref(kind, typ, name, key), steps, scope)
 
     def _steps(self, value: Any, steps: list[tuple], scope: Scope) -> Any:
