@@ -25,7 +25,7 @@ for _path in (str(ROOT), str(CDK_DIR)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 # Node 20 works for jsii but prints a large end-of-life banner on every import; keep test output readable.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from ublog_ops.iac_contract import Fact, fact  # noqa: E402
 from ublog_ops.naming import split_image  # noqa: E402

@@ -122,7 +122,7 @@ class BaseStack(Stack):
             self,
             "Rds",
             instance_identifier=n.rds_instance,
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17),
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9),
             instance_type=ec2.InstanceType(config.db_instance_class),
             credentials=rds.Credentials.from_generated_secret(DB_USER, secret_name=n.rds_secret),
             vpc=self.vpc,

@@ -12,6 +12,7 @@ import json
 import urllib.request
 
 import boto3
+from botocore.exceptions import WaiterError
 
 DEFAULT_CREATE_ONLY = ("DesiredCount", "TaskDefinition")
 UPDATABLE = {
@@ -94,9 +95,13 @@ def delete(ecs, arn, seconds_left):
     ecs.update_service(cluster=cluster, service=arn, desiredCount=0)
     ecs.delete_service(cluster=cluster, service=arn, force=True)
     attempts = max(1, int(seconds_left - 30) // 15)
-    ecs.get_waiter("services_inactive").wait(
-        cluster=cluster, services=[arn], WaiterConfig={"Delay": 15, "MaxAttempts": attempts}
-    )
+    try:
+        ecs.get_waiter("services_inactive").wait(
+            cluster=cluster, services=[arn], WaiterConfig={"Delay": 15, "MaxAttempts": attempts}
+        )
+    except WaiterError as exc:  # the waiter calls a service that is already gone (MISSING) a failure
+        if "MISSING" not in json.dumps((exc.last_response or {}).get("failures", [])):
+            raise
     return arn
 
 
