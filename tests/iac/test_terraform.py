@@ -402,7 +402,7 @@ def test_app_reads_the_base_state_of_workspace_base_env_with_the_outputs_the_mod
     assert remote.get("backend") == "s3"
     assert remote.get("workspace") == "dev"
     config = remote.get("config")
-    assert config["key"] == "base/terraform.tfstate"
+    assert (config["key"], config["workspace_key_prefix"]) == ("base.tfstate", "base")
     assert config["bucket"] == Names(env="alpha", base_env="dev").state_bucket
     assert config["region"] == "eu-west-1"
     assert root.child("app").vars["base"] == Ref("data", "terraform_remote_state", "base", None, ("outputs",))
@@ -411,6 +411,19 @@ def test_app_reads_the_base_state_of_workspace_base_env_with_the_outputs_the_mod
     needed = {key[1] for key, _ in base_type[2][0][1]}
     assert needed == set(BASE_OUTPUTS)
     assert needed <= set(ModuleSource.load(TERRAFORM / "live" / "base").outputs)
+
+
+def test_app_reads_the_base_state_where_inv_tf_init_puts_it():
+    """`inv tf.init --stack base` (ublog_ops.iac.terraform) and live/app's terraform_remote_state agree on where
+    the base state lives: s3://<bucket>/base/<base_env>/base.tfstate."""
+    from ublog_ops.config import load_config
+    from ublog_ops.iac.terraform import s3_backend_config
+
+    backend = s3_backend_config(load_config(environ={"UBLOG_TF_STATE_REGION": "eu-west-1"}, dotenv_path=None), "base")
+    (remote,) = instances(live_root("app", "alpha"), "terraform_remote_state", kind="data")
+    config = remote.get("config")
+    keys = ("bucket", "key", "workspace_key_prefix", "region")
+    assert {k: config[k] for k in keys} == {k: backend[k] for k in keys}
 
 
 # --- bootstrap -----------------------------------------------------------------------------------------------

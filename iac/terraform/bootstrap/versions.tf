@@ -3,7 +3,7 @@ terraform {
 
   # Bootstrap creates the state bucket, so its own state starts local (terraform.tfstate here, git-ignored).
   # After the first apply you may move it into the bucket: add `backend "s3" {}` and run
-  #   terraform init -migrate-state -backend-config=bucket=<state_bucket> -backend-config=key=bootstrap/terraform.tfstate \
+  #   terraform init -migrate-state -backend-config=bucket=<state_bucket> -backend-config=key=bootstrap.tfstate \
   #                  -backend-config=region=<region> -backend-config=dynamodb_table=<lock_table>
 
   required_providers {

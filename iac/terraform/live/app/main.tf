@@ -1,12 +1,14 @@
-# Root module of an app env. One Terraform workspace per app env (`alpha`, ...), state in S3:
-#   terraform init -backend-config=bucket=<state bucket> -backend-config=key=app/terraform.tfstate \
-#                  -backend-config=region=<region> -backend-config=dynamodb_table=<lock table> -backend-config=encrypt=true
+# Root module of an app env. One Terraform workspace per app env (`alpha`, ...), state in S3 (the same bucket as
+# the base stack; `inv tf.init --stack app --env alpha` supplies this partial config):
+#   terraform init -backend-config=bucket=<state bucket> -backend-config=key=app.tfstate \
+#                  -backend-config=workspace_key_prefix=app -backend-config=region=<region> \
+#                  -backend-config=dynamodb_table=<lock table> -backend-config=encrypt=true
 #   terraform workspace select -or-create alpha
 #   terraform plan -var-file=envs/alpha.tfvars
-# (or `inv tf.plan --stack app --env alpha`).
+# State of workspace alpha: s3://<bucket>/app/alpha/app.tfstate.
 #
-# Base -> app link: the base stack's outputs are read from its state (same bucket, key base/terraform.tfstate,
-# workspace = base_env). Apply the base env first.
+# Base -> app link: the base stack's outputs are read from its state, s3://<bucket>/base/<base_env>/base.tfstate
+# (key base.tfstate, workspace_key_prefix base, workspace = base_env). Apply the base env first.
 
 terraform {
   required_version = ">= 1.5"
@@ -42,9 +44,10 @@ data "terraform_remote_state" "base" {
   workspace = var.base_env
 
   config = {
-    bucket = local.state_bucket
-    key    = var.base_state_key
-    region = local.state_region
+    bucket               = local.state_bucket
+    key                  = "base.tfstate"
+    workspace_key_prefix = "base"
+    region               = local.state_region
   }
 
   # Guard: state of app env X must live in workspace X, or a plan for X would rewrite another env.

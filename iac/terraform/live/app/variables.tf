@@ -31,7 +31,7 @@ variable "prefix" {
 }
 
 variable "state_bucket" {
-  description = "S3 bucket holding the base stack's state (default {prefix}-terraform-state, as bootstrap creates)."
+  description = "S3 bucket holding the base stack's state: the bucket given to init (default {prefix}-terraform-state, as bootstrap creates)."
   type        = string
   default     = null
 }
@@ -40,12 +40,6 @@ variable "state_region" {
   description = "Region of the state bucket (default: region)."
   type        = string
   default     = null
-}
-
-variable "base_state_key" {
-  description = "State key of the base stack (its workspace is base_env)."
-  type        = string
-  default     = "base/terraform.tfstate"
 }
 
 variable "listener_priority" {

@@ -1,9 +1,11 @@
-# Root module of a base env. One Terraform workspace per base env (`dev`, ...), state in S3:
-#   terraform init -backend-config=bucket=<state bucket> -backend-config=key=base/terraform.tfstate \
-#                  -backend-config=region=<region> -backend-config=dynamodb_table=<lock table> -backend-config=encrypt=true
+# Root module of a base env. One Terraform workspace per base env (`dev`, ...), state in S3
+# (`inv tf.init --stack base --env dev` supplies this partial config):
+#   terraform init -backend-config=bucket=<state bucket> -backend-config=key=base.tfstate \
+#                  -backend-config=workspace_key_prefix=base -backend-config=region=<region> \
+#                  -backend-config=dynamodb_table=<lock table> -backend-config=encrypt=true
 #   terraform workspace select -or-create dev
 #   terraform plan -var-file=envs/dev.tfvars
-# (or `inv tf.plan --stack base --env dev`). The app stack reads this state's outputs (workspace = base env).
+# State of workspace dev: s3://<bucket>/base/dev/base.tfstate, which the app stack reads (live/app/main.tf).
 
 terraform {
   required_version = ">= 1.5"
