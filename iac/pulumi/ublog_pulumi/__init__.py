@@ -18,10 +18,12 @@ REPO_ROOT = PULUMI_DIR.parents[1]
 
 
 def ensure_repo_on_path() -> None:
-    """Put the repository root (for ``ublog_ops``) and ``iac/pulumi`` (for this package) on ``sys.path``."""
-    for path in (str(REPO_ROOT), str(PULUMI_DIR)):
-        if path not in sys.path:
-            sys.path.append(path)
+    """Put the repository root (for ``ublog_ops``) and ``iac/pulumi`` (for this package) on ``sys.path``. The root
+    goes first: the program must use the contract next to it, never an older installed copy of ``ublog-ops``."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    if str(PULUMI_DIR) not in sys.path:
+        sys.path.append(str(PULUMI_DIR))
 
 
 ensure_repo_on_path()
