@@ -298,8 +298,9 @@ def test_backend_containers_get_the_db_password_as_an_ecs_secret_from_the_base_s
     td = next(t for t in instances(app, "aws_ecs_task_definition") if t.key == "gunicorn")
     (container,) = td.get("container_definitions").value
     (secret,) = container["secrets"]
-    source = td.follow(secret["valueFrom"])
-    assert (source.type, secret["name"]) == ("aws_secretsmanager_secret", "POSTGRES_PASSWORD")
+    arn, key = secret["valueFrom"].parts  # "<secret arn>:password::" (the secret is JSON)
+    source = td.follow(arn)
+    assert (source.type, secret["name"], key) == ("aws_secretsmanager_secret", "POSTGRES_PASSWORD", ":password::")
     assert source.get("name") == Ref(
         "data", "terraform_remote_state", "base", None, ("outputs", "rds_password_secret_name")
     )
@@ -381,6 +382,9 @@ def test_base_outputs_are_the_contracts_and_never_the_password():
     assert db.get("password") == Ref("resource", "random_password", "db", None, ("result",))
     (version,) = instances(base, "aws_secretsmanager_secret_version")
     assert version.follow(version.get("secret_id")).get("name") == Names(env="dev", base_env="dev").rds_secret
+    secret = version.get("secret_string").value
+    assert secret["password"] == Ref("resource", "random_password", "db", None, ("result",))
+    assert secret["username"] == db.get("username")
 
 
 def test_workspace_guards_reject_a_plan_in_the_wrong_workspace():

@@ -96,7 +96,8 @@ locals {
   }
 
   secrets = {
-    backend  = { POSTGRES_PASSWORD = data.aws_secretsmanager_secret.db_password.arn }
+    # The base's secret is JSON (username, password, host, ...): take its "password" key.
+    backend  = { POSTGRES_PASSWORD = "${data.aws_secretsmanager_secret.db_password.arn}:password::" }
     frontend = {}
   }
 }

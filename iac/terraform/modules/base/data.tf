@@ -2,7 +2,8 @@
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------
 # The master password is generated here, kept in Terraform state (encrypted S3 backend) and in Secrets Manager
-# as {base}-rds-password; it is never an output. App envs reference the secret, not the value.
+# as {base}-rds-password (JSON: username, password, host, port, engine); it is never an output. App envs
+# reference the secret, not the value.
 resource "random_password" "db" {
   length           = 32
   special          = true
@@ -17,9 +18,17 @@ resource "aws_secretsmanager_secret" "db_password" {
   tags = merge(local.tags, { Name = "${local.b}-rds-password" })
 }
 
+# JSON in the layout RDS tools expect; the app stacks read its "password" key (ECS secret <arn>:password::).
 resource "aws_secretsmanager_secret_version" "db_password" {
-  secret_id     = aws_secretsmanager_secret.db_password.id
-  secret_string = random_password.db.result
+  secret_id = aws_secretsmanager_secret.db_password.id
+  secret_string = jsonencode({
+    username             = var.db_username
+    password             = random_password.db.result
+    engine               = "postgres"
+    host                 = aws_db_instance.this.address
+    port                 = aws_db_instance.this.port
+    dbInstanceIdentifier = aws_db_instance.this.identifier
+  })
 }
 
 resource "aws_db_subnet_group" "this" {

@@ -63,7 +63,7 @@ variable "db_max_allocated_storage" {
 variable "db_username" {
   description = "Master user name of the RDS instance (the password is generated into Secrets Manager)."
   type        = string
-  default     = "postgres"
+  default     = "ublog"
 }
 
 variable "db_multi_az" {
