@@ -287,7 +287,8 @@ def run_app(
 
     ``environ`` replaces ``UBLOG_PULUMI_ORG`` for the run (None: left as the caller's environment has it);
     ``expect_org`` is the org the StackReference must name (default: what the program would pick)."""
-    from ublog_pulumi.app import ORG_ENV_VAR, main
+    from ublog_pulumi.app import main
+    from ublog_pulumi.settings import ORG_ENV_VAR
 
     base = base or run_base(base_env, prefix)
     cfg = app_config(base_env, domain, prefix, **config)

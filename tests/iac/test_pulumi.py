@@ -76,7 +76,7 @@ def test_shipped_stack_configs_run_and_match_the_contract():
         app_run = fp._run(fp.APP_PROJECT, "alpha", app_cfg, app_main, mocks)
     assert fp._app_facts_of(app_run) == app_facts("alpha", "dev", "example.com", "ublog")
     # Every ublog-* key in the shipped files is one the programs read (a typo would be silently ignored).
-    from ublog_pulumi.base import BaseSettings
+    from ublog_pulumi.settings import BaseSettings
 
     def camel(name: str) -> str:
         first, *rest = name.split("_")

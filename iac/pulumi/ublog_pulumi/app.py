@@ -12,11 +12,8 @@ revision (old revisions are kept: ``skip_destroy``), which the pipeline picks up
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from . import ensure_repo_on_path
 
@@ -37,96 +34,13 @@ from ublog_ops.iac_contract import (  # noqa: E402
     listener_priority,
     target_group_name,
 )
-from ublog_ops.naming import BACKEND, FAMILIES, FRONTEND, SERVICES, Names, validate_env  # noqa: E402
+from ublog_ops.naming import BACKEND, FAMILIES, FRONTEND, SERVICES  # noqa: E402
 
-PROJECT = "ublog-app"
-BASE_PROJECT = "ublog-base"
+from .settings import AppSettings  # noqa: E402
+
 IMAGE_TAG = "latest"
 #: Service properties the App Update pipeline owns; Pulumi's names (the provider's camelCase input names).
 REDEPLOY_KEEPS: tuple[str, ...] = ("taskDefinition", "desiredCount")
-#: Services whose CPU autoscaling may be switched on.
-AUTOSCALABLE = ("gunicorn", "default")
-ORG_ENV_VAR = "UBLOG_PULUMI_ORG"
-
-
-@dataclass(frozen=True)
-class Autoscaling:
-    min: int = 1
-    max: int = 4
-    cpu: float = 60.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.min <= self.max or self.max < 1:
-            raise ValueError(f"autoscaling needs 0 <= min <= max and max >= 1, got min={self.min} max={self.max}")
-        if not 1 <= self.cpu <= 100:
-            raise ValueError(f"autoscaling cpu target must be 1..100 (%), got {self.cpu}")
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    """Inputs of the app stack (config keys in camelCase under ``ublog-app:``)."""
-
-    env: str
-    base_env: str = "dev"
-    domain: str = "example.com"
-    prefix: str = "ublog"
-    org: str = "organization"
-    #: First ALB rule priority of this env (gunicorn; web-ui = +1). None: derived from the env name.
-    listener_priority_base: int | None = None
-    #: Route53 hosted zone id; None: look up the public zone named ``domain``.
-    hosted_zone_id: str | None = None
-    #: Per-service CPU autoscaling (gunicorn, default); empty = off (the default).
-    autoscaling: Mapping[str, Autoscaling] = field(default_factory=dict)
-    #: Services that run on FARGATE_SPOT instead of FARGATE.
-    spot_services: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        validate_env(self.env)
-        validate_env(self.base_env, "base env")
-        unknown = set(self.autoscaling) - set(AUTOSCALABLE)
-        if unknown:
-            raise ValueError(f"autoscaling only for {', '.join(AUTOSCALABLE)}; not for {', '.join(sorted(unknown))}")
-        unknown = set(self.spot_services) - set(SERVICES)
-        if unknown:
-            raise ValueError(f"spotServices: unknown service(s) {', '.join(sorted(unknown))}")
-
-    @property
-    def names(self) -> Names:
-        return Names(env=self.env, base_env=self.base_env, prefix=self.prefix)
-
-    @property
-    def host(self) -> str:
-        return f"{self.env}.{self.domain}"
-
-    @property
-    def base_stack_name(self) -> str:
-        return f"{self.org}/{BASE_PROJECT}/{self.base_env}"
-
-    @classmethod
-    def from_config(cls, environ: Mapping[str, str] | None = None) -> AppSettings:
-        environ = os.environ if environ is None else environ
-        c = pulumi.Config(PROJECT)
-        scaling = c.get_object("autoscaling") or {}
-        if not isinstance(scaling, dict):
-            raise ValueError("ublog-app:autoscaling must be a map: {gunicorn: {min, max, cpu}, default: {...}}")
-        return cls(
-            env=c.get("env") or pulumi.get_stack(),
-            base_env=c.get("baseEnv") or "dev",
-            domain=c.require("domain"),
-            prefix=c.get("prefix") or "ublog",
-            org=environ.get(ORG_ENV_VAR) or c.get("org") or "organization",
-            listener_priority_base=c.get_int("listenerPriority"),
-            hosted_zone_id=c.get("hostedZoneId"),
-            autoscaling={name: _autoscaling(name, spec) for name, spec in scaling.items()},
-            spot_services=tuple(c.get_object("spotServices") or ()),
-        )
-
-
-def _autoscaling(name: str, spec: object) -> Autoscaling:
-    keys = {f.name for f in dataclasses.fields(Autoscaling)}
-    if not isinstance(spec, dict) or set(spec) - keys:
-        raise ValueError(f"ublog-app:autoscaling.{name} must be a map with keys {', '.join(sorted(keys))}: {spec!r}")
-    return Autoscaling(**spec)
 
 
 def service_options(depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:

@@ -9,7 +9,6 @@ secret ``{base}-rds-password`` and never exported: the app stack gets the secret
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from . import ensure_repo_on_path
 
@@ -20,76 +19,12 @@ import pulumi_aws as aws  # noqa: E402
 import pulumi_random as random  # noqa: E402
 
 from ublog_ops.iac_contract import BASE_OUTPUTS, VPC_CIDR, VPC_ENDPOINTS, assets_bucket_name  # noqa: E402
-from ublog_ops.naming import Names, validate_env  # noqa: E402
 
-PROJECT = "ublog-base"
+from .settings import BaseSettings  # noqa: E402
+
 ANYWHERE = "0.0.0.0/0"
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
-
-
-@dataclass(frozen=True)
-class BaseSettings:
-    """Inputs of the base stack (config keys in camelCase under ``ublog-base:``)."""
-
-    base_env: str
-    certificate_arn: str
-    prefix: str = "ublog"
-    az_count: int = 2
-    db_instance_class: str = "db.t4g.micro"
-    db_engine_version: str = "16"
-    db_allocated_storage: int = 20
-    db_username: str = "ublog"
-    db_multi_az: bool = False
-    db_backup_retention_days: int = 7
-    db_deletion_protection: bool = True
-    db_skip_final_snapshot: bool = False
-    redis_node_type: str = "cache.t4g.micro"
-    redis_engine_version: str = "7.1"
-    secret_recovery_window_days: int = 7
-
-    def __post_init__(self) -> None:
-        validate_env(self.base_env, "base env")
-        if self.az_count < 2:
-            raise ValueError(f"ublog-base:azCount must be at least 2 (ALB and RDS need two AZs), got {self.az_count}")
-
-    @property
-    def names(self) -> Names:
-        return Names(env=self.base_env, base_env=self.base_env, prefix=self.prefix)
-
-    @classmethod
-    def from_config(cls) -> BaseSettings:
-        c = pulumi.Config(PROJECT)
-        d = cls.__dataclass_fields__
-
-        def num(key: str, field: str) -> int:
-            value = c.get_int(key)
-            return d[field].default if value is None else value
-
-        def flag(key: str, field: str) -> bool:
-            value = c.get_bool(key)
-            return d[field].default if value is None else value
-
-        def text(key: str, field: str) -> str:
-            return c.get(key) or d[field].default
-
-        return cls(
-            base_env=c.get("baseEnv") or pulumi.get_stack(),
-            certificate_arn=c.require("certificateArn"),
-            prefix=text("prefix", "prefix"),
-            az_count=num("azCount", "az_count"),
-            db_instance_class=text("dbInstanceClass", "db_instance_class"),
-            db_engine_version=text("dbEngineVersion", "db_engine_version"),
-            db_allocated_storage=num("dbAllocatedStorage", "db_allocated_storage"),
-            db_username=text("dbUsername", "db_username"),
-            db_multi_az=flag("dbMultiAz", "db_multi_az"),
-            db_backup_retention_days=num("dbBackupRetentionDays", "db_backup_retention_days"),
-            db_deletion_protection=flag("dbDeletionProtection", "db_deletion_protection"),
-            db_skip_final_snapshot=flag("dbSkipFinalSnapshot", "db_skip_final_snapshot"),
-            redis_node_type=text("redisNodeType", "redis_node_type"),
-            redis_engine_version=text("redisEngineVersion", "redis_engine_version"),
-            secret_recovery_window_days=num("secretRecoveryWindowDays", "secret_recovery_window_days"),
-        )
 
 
 def _subnet_cidrs(count: int) -> tuple[list[str], list[str]]:
