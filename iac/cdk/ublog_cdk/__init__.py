@@ -52,6 +52,8 @@ def build(
     for env in envs or known_envs(config_dir):
         config = load_env_config(env, config_dir, (overrides or {}).get(env))
         if stack and config.stack != stack:
-            raise ConfigError(f"env {env!r} is a {config.stack} env (config/{env}.json), not a {stack} env")
+            raise ConfigError(
+                f"env {env!r} is a {config.stack} env (config/{env}.json), but stack={stack} was asked for"
+            )
         stacks[config.stack_name] = add_stack(app, config)
     return stacks

@@ -6,7 +6,7 @@ at synth time. Names and values come from ``ublog_ops.naming`` and ``ublog_ops.i
 
 from __future__ import annotations
 
-from aws_cdk import Stack, Tags
+from aws_cdk import Aws, Stack, Tags
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -118,11 +118,14 @@ class AppStack(Stack):
         )
         self.task_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[f"arn:aws:s3:::{bucket}/*"]
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/*"],
             )
         )
         self.task_role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[f"arn:aws:s3:::{bucket}"])
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"]
+            )
         )
         self.task_role.add_to_policy(  # ECS Exec (`inv app.shell`): ssmmessages has no resource-level permissions
             iam.PolicyStatement(
