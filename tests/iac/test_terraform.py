@@ -191,6 +191,39 @@ def test_reference_check_catches_a_typo(tmp_path):
     ]
 
 
+# Terraform 1.11's built-in functions (a typo in a function name is the other thing validate catches first).
+TF_FUNCTIONS = set(
+    """abs abspath alltrue anytrue base64decode base64encode base64gzip base64sha256 base64sha512 basename bcrypt can
+    ceil chomp chunklist cidrhost cidrnetmask cidrsubnet cidrsubnets coalesce coalescelist compact concat contains
+    csvdecode dirname distinct element endswith ephemeralasnull file filebase64 filebase64sha256 filebase64sha512
+    fileexists filemd5 fileset filesha1 filesha256 filesha512 flatten floor format formatdate formatlist indent index
+    issensitive join jsondecode jsonencode keys length log lookup lower matchkeys max md5 merge min nonsensitive one
+    parseint pathexpand plantimestamp pow range regex regexall replace reverse rsadecrypt sensitive setintersection
+    setproduct setsubtract setunion sha1 sha256 sha512 signum slice sort split startswith strcontains strrev substr
+    sum templatefile templatestring textdecodebase64 textencodebase64 timeadd timecmp timestamp title tobool tolist
+    tomap tonumber toset tostring transpose trim trimprefix trimspace trimsuffix try upper urlencode uuid uuidv5
+    values yamldecode yamlencode zipmap""".split()
+)
+
+
+def _calls(node):
+    if isinstance(node, tuple):
+        if node and node[0] == "call":
+            yield node[1]
+        for item in node:
+            yield from _calls(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _calls(item)
+
+
+@pytest.mark.parametrize("directory", MODULE_DIRS)
+def test_only_terraform_builtin_functions_are_called(directory):
+    src = ModuleSource.load(TERRAFORM / directory)
+    called = {name for _, _, ast, _ in _all_expressions(src) for name in _calls(ast)}
+    assert called <= TF_FUNCTIONS, f"unknown functions {sorted(called - TF_FUNCTIONS)}"
+
+
 @pytest.mark.parametrize(("root", "child"), [("live/base", "base"), ("live/app", "app")])
 def test_module_calls_match_the_module_variables_and_outputs(root, child):
     src = ModuleSource.load(TERRAFORM / root)

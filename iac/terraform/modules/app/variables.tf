@@ -94,6 +94,11 @@ variable "spot_services" {
   description = "Services that run on FARGATE_SPOT instead of FARGATE (e.g. [\"default\"] for cheap workers)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for s in var.spot_services : contains(["gunicorn", "default", "beat", "web-ui"], s)])
+    error_message = "spot_services may only name the services gunicorn, default, beat, web-ui."
+  }
 }
 
 variable "autoscaling_enabled" {
@@ -106,6 +111,11 @@ variable "autoscaling_services" {
   description = "Services that autoscale when autoscaling_enabled."
   type        = list(string)
   default     = ["gunicorn", "default"]
+
+  validation {
+    condition     = alltrue([for s in var.autoscaling_services : contains(["gunicorn", "default", "beat", "web-ui"], s)])
+    error_message = "autoscaling_services may only name the services gunicorn, default, beat, web-ui."
+  }
 }
 
 variable "autoscaling_min_capacity" {
