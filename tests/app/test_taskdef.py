@@ -68,12 +68,12 @@ RICH = {
 }
 
 
-def _ecs(alpha_moto):
-    return alpha_moto.client("ecs")
+def _ecs(alpha):
+    return alpha.client("ecs")
 
 
-def test_retag_multi_container_keeps_sidecar_and_every_other_field(alpha_moto):
-    ecs = _ecs(alpha_moto)
+def test_retag_multi_container_keeps_sidecar_and_every_other_field(alpha):
+    ecs = _ecs(alpha)
     ecs.register_task_definition(**RICH)
     described = latest_definition(ecs, "alpha-rich")
 
@@ -103,9 +103,9 @@ def test_retag_multi_container_keeps_sidecar_and_every_other_field(alpha_moto):
     assert ecs.describe_task_definition(taskDefinition="alpha-rich:1")["taskDefinition"]["status"] == "ACTIVE"
 
 
-def test_seeded_pre_update_family_sidecar_first(alpha_moto):
-    ecs = _ecs(alpha_moto)
-    described = latest_definition(ecs, alpha_moto.names.family("backend_update"))
+def test_seeded_pre_update_family_sidecar_first(alpha):
+    ecs = _ecs(alpha)
+    described = latest_definition(ecs, alpha.names.family("backend_update"))
     assert image_containers(described, "ublog-backend") == ["backend_update"]
     rendered = render(described, {"ublog-backend": NEW, "ublog-frontend": "x/ublog-frontend:v9"})
     sidecar, main = rendered["containerDefinitions"]
@@ -113,9 +113,9 @@ def test_seeded_pre_update_family_sidecar_first(alpha_moto):
     assert main["image"] == NEW
 
 
-def test_latest_definition_is_the_exact_family_never_a_prefix_sibling(alpha_moto):
-    ecs = _ecs(alpha_moto)
-    gunicorn = alpha_moto.names.family("gunicorn")
+def test_latest_definition_is_the_exact_family_never_a_prefix_sibling(alpha):
+    ecs = _ecs(alpha)
+    gunicorn = alpha.names.family("gunicorn")
     current = latest_definition(ecs, gunicorn)["taskDefinition"]
     sibling = render(latest_definition(ecs, gunicorn), {"ublog-backend": NEW})
     sibling["family"] = f"{gunicorn}-canary"
@@ -127,9 +127,9 @@ def test_latest_definition_is_the_exact_family_never_a_prefix_sibling(alpha_moto
     assert got["tags"] == [{"key": "env", "value": "alpha"}]
 
 
-def test_latest_active_revision_skips_a_deregistered_latest(alpha_moto):
-    ecs = _ecs(alpha_moto)
-    family = alpha_moto.names.family("beat")
+def test_latest_active_revision_skips_a_deregistered_latest(alpha):
+    ecs = _ecs(alpha)
+    family = alpha.names.family("beat")
     first = latest_definition(ecs, family)["taskDefinition"]["taskDefinitionArn"]
     # a sibling with a newer revision number must not be picked by the fallback either
     sibling = render(latest_definition(ecs, family), {})
@@ -142,11 +142,11 @@ def test_latest_active_revision_skips_a_deregistered_latest(alpha_moto):
     assert got["status"] == "ACTIVE"
 
 
-def test_missing_family_is_refused(alpha_moto):
+def test_missing_family_is_refused(alpha):
     with pytest.raises(RefusedError, match="alpha-nope not found"):
-        latest_definition(_ecs(alpha_moto), "alpha-nope")
+        latest_definition(_ecs(alpha), "alpha-nope")
     with pytest.raises(ConfigError):
-        latest_definition(_ecs(alpha_moto), "alpha-gunicorn:1")
+        latest_definition(_ecs(alpha), "alpha-gunicorn:1")
 
 
 def test_diff_shows_the_image_change_only():
@@ -202,8 +202,8 @@ def test_diff_masks_a_whole_replaced_environment_list():
     assert "environment" in text
 
 
-def test_masked_kwargs_are_never_registered(alpha_moto):
-    ecs = _ecs(alpha_moto)
+def test_masked_kwargs_are_never_registered(alpha):
+    ecs = _ecs(alpha)
     ecs.register_task_definition(**RICH)
     full = render(latest_definition(ecs, "alpha-rich"), {"ublog-backend": NEW})
     masked = mask_values(full)
