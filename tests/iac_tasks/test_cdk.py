@@ -261,6 +261,15 @@ def test_destroy_task(fake_cdk, capsys, monkeypatch, extra, stdin, code, destroy
         ]
 
 
+@needs_cdk
+def test_destroy_plan_only_changes_nothing(fake_cdk, capsys):
+    argv = ["cdk.destroy", "--stack", "base", "--env", "dev", "--plan-only", "--allow-destroy"]
+    code, out, err = run_task(iac_cdk, "cdk", argv, fake_cdk["ublog"], capsys)
+    assert code == 0, err
+    assert "CDK destroy plan" in out
+    assert [c[0] for c in fake_cdk["calls"]()] == ["synth"]
+
+
 def test_missing_cdk_cli_is_one_clear_error(tmp_path, capsys, monkeypatch):
     _clean_env(monkeypatch)
     (tmp_path / "iac" / "cdk").mkdir(parents=True)

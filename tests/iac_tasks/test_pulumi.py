@@ -265,3 +265,12 @@ def test_up_task_without_preview_is_bad_input(fake_pulumi, capsys):
     assert code == ExitStatus.BAD_INPUT and "inv pulumi.preview --stack app --env alpha" in err
     assert fake_pulumi.calls() == []
     assert Path(fake_pulumi.ublog["iac"]["dir"]).is_dir()
+
+
+def test_destroy_plan_only_changes_nothing(fake_pulumi, capsys):
+    fake_pulumi.scenario(destroy_preview=out("pulumi_destroy_preview_base.json"))
+    argv = ["pulumi.destroy", "--stack", "base", "--env", "dev", "--plan-only", "--allow-destroy"]
+    code, stdout, err = run_task(iac_pulumi, "pulumi", argv, fake_pulumi.ublog, capsys)
+    assert code == 0, err
+    assert "4 to destroy" in stdout
+    assert fake_pulumi.ops() == ["stack", "destroy --preview-only"]

@@ -295,3 +295,23 @@ def test_destroy_of_unknown_workspace_changes_nothing(tf_repo, capsys):
     )
     assert code == ExitStatus.BAD_INPUT and "workspace 'ghost' does not exist" in err
     assert os.path.isdir(tf_repo["live"] / "app")
+
+
+def test_destroy_plan_then_apply_needs_confirmation(tf_repo, capsys, monkeypatch):
+    s = stack(tf_repo)
+    s.init()
+    s.apply(s.plan())
+    code, out, err = run_task(
+        iac_terraform, "tf", ["tf.plan", "--stack", "base", "--env", "dev", "--destroy"], tf_repo["ublog"], capsys
+    )
+    assert code == 0, err
+    assert "Terraform destroy plan: stack base, env dev" in out and "4 to destroy" in out
+    plan_file = tf_repo["plans"] / "tf-base-dev.destroy.tfplan"
+    assert plan_file.is_file()
+    argv = ["tf.apply", "--stack", "base", "--env", "dev", "--plan-file", str(plan_file)]
+    code, _o, err = run_task(iac_terraform, "tf", argv, tf_repo["ublog"], capsys, monkeypatch, stdin="")
+    assert code == ExitStatus.REFUSED and "not confirmed" in err
+    assert len(state_resources(tf_repo["states"], "base", "dev")) == 4
+    code, _o, err = run_task(iac_terraform, "tf", [*argv, "--yes"], tf_repo["ublog"], capsys)
+    assert code == 0, err
+    assert state_resources(tf_repo["states"], "base", "dev") == []

@@ -289,7 +289,12 @@ class CdkStack:
         return fresh
 
     def destroy(
-        self, *, allow_destroy: bool, confirm: Callable[[PlanSummary], None], report: Reporter | None = None
+        self,
+        *,
+        allow_destroy: bool,
+        confirm: Callable[[PlanSummary], None],
+        report: Reporter | None = None,
+        plan_only: bool = False,
     ) -> PlanSummary:
         """Synthesize, summarize what deleting the stack destroys, gate, ``confirm``, ``cdk destroy --force``."""
         from .gate import check
@@ -309,6 +314,7 @@ class CdkStack:
         finally:
             if report:
                 report(summary)
-        confirm(summary)
-        self.cdk.destroy(self.assembly, self.id)
+        if not plan_only:
+            confirm(summary)
+            self.cdk.destroy(self.assembly, self.id)
         return summary

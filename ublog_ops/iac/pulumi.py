@@ -271,7 +271,12 @@ class PulumiStack:
         return fresh
 
     def destroy(
-        self, *, allow_destroy: bool, confirm: Callable[[PlanSummary], None], report: Reporter | None = None
+        self,
+        *,
+        allow_destroy: bool,
+        confirm: Callable[[PlanSummary], None],
+        report: Reporter | None = None,
+        plan_only: bool = False,
     ) -> PlanSummary:
         """Destroy preview (``destroy --preview-only --json``), gate, ``confirm``, then ``pulumi destroy``."""
         from .gate import check
@@ -283,7 +288,7 @@ class PulumiStack:
         finally:
             if report:
                 report(summary)
-        if summary.has_changes:
+        if summary.has_changes and not plan_only:
             confirm(summary)
             self.pulumi.destroy(self.fq)
         return summary

@@ -15,6 +15,7 @@ FLAG_HELP: dict[str, str] = {
     "allow_destroy": "allow a plan that replaces or destroys stateful resources (RDS, S3, ElastiCache, secrets, "
     "DynamoDB); without it such a plan is refused with exit 3",
     "yes": "confirm the destroy without typing the env name",
+    "plan_only": "only show (and gate) what the destroy would do; change nothing (CI plan job)",
 }
 
 

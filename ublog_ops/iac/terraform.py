@@ -267,6 +267,12 @@ class TfStack:
         self.sidecar = self.plan_file.with_suffix(".json")
         self.tf = terraform or Terraform(self.workdir)
 
+    def use_destroy_plan_file(self) -> None:
+        """Destroy plans get their own file (``….destroy.tfplan``): never mistaken for the stack's normal plan."""
+        if not self.plan_file.name.endswith(".destroy.tfplan"):
+            self.plan_file = self.plan_file.with_name(self.plan_file.name.replace(".tfplan", ".destroy.tfplan"))
+        self.sidecar = self.plan_file.with_suffix(".json")
+
     def backend_config(self) -> dict[str, str]:
         override = self.cfg.get("iac.backend_config")
         if override:
@@ -364,8 +370,7 @@ class TfStack:
     ) -> PlanSummary:
         """Plan the destroy into its own plan file, summarize + gate it, ``confirm`` (raises to stop), apply it.
         An unconfirmed destroy plan is deleted: it can never be applied later by accident."""
-        self.plan_file = self.plan_file.with_name(self.plan_file.name.replace(".tfplan", ".destroy.tfplan"))
-        self.sidecar = self.plan_file.with_suffix(".json")
+        self.use_destroy_plan_file()
         summary = self.plan(allow_destroy=allow_destroy, destroy=True, report=report)
         try:
             if summary.has_changes:

@@ -74,9 +74,14 @@ def deploy(
         print(f"cdk: {s.id} has no changes; nothing deployed")
 
 
-@ublog_task(help=help_for("stack env allow_destroy yes"))
+@ublog_task(help=help_for("stack env allow_destroy yes plan_only"))
 def destroy(
-    c: Context, stack: str | None = None, env: str | None = None, allow_destroy: bool = False, yes: bool = False
+    c: Context,
+    stack: str | None = None,
+    env: str | None = None,
+    allow_destroy: bool = False,
+    yes: bool = False,
+    plan_only: bool = False,
 ) -> None:
     """Show what deleting {env}-{stack} destroys (retained resources are kept), then `cdk destroy` after --yes or
     the typed env name."""
@@ -88,4 +93,4 @@ def destroy(
     def ask(summary: PlanSummary) -> None:
         confirm_env(s.env, f"This deletes stack {s.id} ({summary.counts['destroy']} resources destroyed).", yes=yes)
 
-    s.destroy(allow_destroy=allow_destroy, confirm=ask, report=publish)
+    s.destroy(allow_destroy=allow_destroy, confirm=ask, report=publish, plan_only=plan_only)

@@ -54,7 +54,7 @@ def up(
         print(f"pulumi: {p.fq} has no changes; nothing to update")
 
 
-@ublog_task(help=help_for("stack env allow_destroy yes", org=_ORG))
+@ublog_task(help=help_for("stack env allow_destroy yes plan_only", org=_ORG))
 def destroy(
     c: Context,
     stack: str | None = None,
@@ -62,6 +62,7 @@ def destroy(
     org: str | None = None,
     allow_destroy: bool = False,
     yes: bool = False,
+    plan_only: bool = False,
 ) -> None:
     """Show the destroy preview, then `pulumi destroy` after --yes or the typed env name."""
     from ..iac.confirm import confirm_env
@@ -73,6 +74,6 @@ def destroy(
         n = summary.counts["destroy"]
         confirm_env(p.env, f"This destroys {n} resources of {p.fq}.", yes=yes)
 
-    summary = p.destroy(allow_destroy=allow_destroy, confirm=ask, report=publish)
+    summary = p.destroy(allow_destroy=allow_destroy, confirm=ask, report=publish, plan_only=plan_only)
     if not summary.has_changes:
         print(f"pulumi: nothing to destroy in {p.fq}")
