@@ -21,11 +21,8 @@ import pytest
 pytest.importorskip("aws_cdk", reason="needs the iac extra (pip install -e '.[iac]')")
 pytestmark = pytest.mark.iac
 
-try:
-    from . import facts_cdk
-except ImportError:  # run as a top-level module (no package context)
-    import facts_cdk  # type: ignore[no-redef]
-
+# The name the parity test uses too, so both share one module and its template cache (one synth per stack).
+from tests.iac import facts_cdk  # noqa: E402
 from ublog_ops.iac_contract import (  # noqa: E402
     BACKEND_PATHS,
     BASE_OUTPUTS,
@@ -212,6 +209,9 @@ def test_app_task_definitions_carry_the_ublog_commands_and_environment(app_t):
     assert "Secrets" not in webui
     for td in tds.values():
         assert td["RequiresCompatibilities"] == ["FARGATE"] and td["NetworkMode"] == "awsvpc"
+    # Replaced revisions stay registered (a service or a rollback may still use one).
+    for r in resources(app_t, "AWS::ECS::TaskDefinition").values():
+        assert r["UpdateReplacePolicy"] == "Retain" and r["DeletionPolicy"] == "Retain"
 
 
 def test_app_roles_are_scoped(app_t):
@@ -263,6 +263,10 @@ def test_app_services_run_private_behind_their_target_groups(app_t):
         assert params[net["SecurityGroups"][0]["Ref"]]["Default"] == "/ublog/base/dev/app_security_group_id"
         assert svc["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert services["alpha-web-ui"]["LoadBalancers"][0]["ContainerPort"] == 3000
+    beat = services["alpha-beat"]["DeploymentConfiguration"]
+    assert (beat["MinimumHealthyPercent"], beat["MaximumPercent"]) == (0, 100)  # never two schedulers at once
+    web = services["alpha-gunicorn"]["DeploymentConfiguration"]
+    assert (web["MinimumHealthyPercent"], web["MaximumPercent"]) == (100, 200)
     assert "LoadBalancers" not in services["alpha-beat"]
     assert not resources(app_t, "AWS::ApplicationAutoScaling::ScalableTarget")  # autoscaling is off by default
 

@@ -6,7 +6,7 @@ at synth time. Names and values come from ``ublog_ops.naming`` and ``ublog_ops.i
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack, Tags
+from aws_cdk import Aws, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -203,6 +203,9 @@ class AppStack(Stack):
                 container_definitions=[container],
             )
             td.node.add_dependency(log_groups[name])
+            # A redeploy that changes a container replaces this resource (= a new revision). Retain keeps the old
+            # revision ACTIVE: a service or a rollback may still use it (Terraform: skip_destroy).
+            td.apply_removal_policy(RemovalPolicy.RETAIN)
             self.task_definitions[name] = td
 
         # --- routing: one target group + listener rule per web service on the shared base listener -------------
@@ -285,6 +288,8 @@ class AppStack(Stack):
                 subnets=subnets,
                 security_groups=[app_sg],
                 load_balancer=lb,
+                # beat: stop the old scheduler before starting the new one, never two at once.
+                deployment_percents=(0, 100) if name == "beat" else (100, 200),
                 tags={"env": env, "base_env": n.base_env},
             )
             # The family must have a revision before CreateService; a target group must be behind a listener.

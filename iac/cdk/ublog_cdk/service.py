@@ -110,6 +110,7 @@ class EcsService(Construct):
         subnets: list[str],
         security_groups: list[str],
         load_balancer: dict[str, Any] | None = None,
+        deployment_percents: tuple[int, int] = (100, 200),
         tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, cid)
@@ -130,8 +131,8 @@ class EcsService(Construct):
             },
             "DeploymentConfiguration": {
                 "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-                "MaximumPercent": 200,
-                "MinimumHealthyPercent": 100,
+                "MinimumHealthyPercent": deployment_percents[0],
+                "MaximumPercent": deployment_percents[1],
             },
             "EnableExecuteCommand": True,
             "PropagateTags": "SERVICE",
