@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,10 @@ def synth(env: str, raw: dict[str, Any]) -> dict[str, Any]:
     from ublog_cdk import add_stack, cdk_json_context
     from ublog_cdk.settings import parse_env_config
 
-    app = cdk.App(context=cdk_json_context())
-    stack = add_stack(app, parse_env_config(env, raw))
-    return Template.from_stack(stack).to_json()
+    with tempfile.TemporaryDirectory(prefix="ublog-cdk-") as outdir:  # leave no cdk.out behind
+        app = cdk.App(context=cdk_json_context(), outdir=outdir)
+        stack = add_stack(app, parse_env_config(env, raw))
+        return Template.from_stack(stack).to_json()
 
 
 @lru_cache(maxsize=8)
@@ -244,6 +246,7 @@ def base_facts_from(t: dict[str, Any]) -> set[Fact]:
         facts.add(fact("security_group", t["Resources"][lid]["Properties"]["GroupName"], ingress=sorted(rules)))
     for p in of_type(t, "AWS::EC2::VPCEndpoint").values():
         facts.add(fact("vpc_endpoint", _endpoint_service(p["ServiceName"]), type=p.get("VpcEndpointType", "Gateway")))
+    base = "?"  # listeners are named after their load balancer's base env
     for p in of_type(t, "AWS::ElasticLoadBalancingV2::LoadBalancer").values():
         facts.add(fact("load_balancer", p["Name"], scheme=p["Scheme"], type=p.get("Type", "application")))
         base = p["Name"].removesuffix("-alb")
