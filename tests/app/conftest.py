@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 
 
-def make_cfg(**over: Any) -> Any:
+def _make_cfg(**over: Any) -> Any:
     """Config for app env alpha on base env dev, with extra settings by dotted path."""
     from ublog_ops.config import load_config
 
     return load_config(flags={"env": "alpha", "base_env": "dev", **over}, environ={}, dotenv_path=None)
+
+
+@pytest.fixture
+def make_cfg():
+    """``make_cfg(**settings)`` -> Config for alpha with those settings (dotted paths, e.g. ``{"lock.ttl": 5}``)."""
+    return _make_cfg
 
 
 @dataclass
@@ -41,5 +47,5 @@ def alpha(sandbox):
     """The freshly seeded sandbox as an :class:`AlphaEnv`."""
     from ublog_ops.aws import Aws
 
-    cfg = make_cfg()
+    cfg = _make_cfg()
     return AlphaEnv(sandbox, Aws(region=sandbox.region), cfg, cfg.names(), sandbox.seeded)
