@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,41 @@ def test_destroy_plan_then_apply_needs_confirmation(tf_repo, capsys, monkeypatch
     code, _o, err = run_task(iac_terraform, "tf", [*argv, "--yes"], tf_repo["ublog"], capsys)
     assert code == 0, err
     assert state_resources(tf_repo["states"], "base", "dev") == []
+
+
+def test_init_without_aws_credentials_is_one_line_with_a_hint(tf_repo, capsys, monkeypatch):
+    """The real S3 backend, no credentials anywhere (IMDS disabled: nothing leaves the machine)."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tf_repo["root"]))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    (tf_repo["live"] / "base" / "backend_override.tf").unlink()
+    ublog = {
+        "iac": {
+            "dir": tf_repo["ublog"]["iac"]["dir"],
+            "plan_dir": tf_repo["ublog"]["iac"]["plan_dir"],
+            "state_bucket": "acme-tf",
+            "state_region": "eu-west-1",
+        }
+    }
+    code, _out, err = run_task(iac_terraform, "tf", ["tf.init", "--stack", "base", "--env", "dev"], ublog, capsys)
+    assert code == ExitStatus.BAD_INPUT
+    assert "error: terraform init failed: no AWS credentials" in err
+    assert "hint: configure credentials" in err
+    assert "Traceback" not in err
+
+
+def test_configured_settings_become_variables_only_when_declared(tf_repo):
+    app_vars = tf_repo["live"] / "app" / "state.tf"
+    app_vars.write_text('variable "state_bucket" {\n  type    = string\n  default = null\n}\n')
+    (tf_repo["live"] / "app" / "out.tf").write_text('output "bucket" {\n  value = var.state_bucket\n}\n')
+    ublog = {"iac": {**tf_repo["ublog"]["iac"], "state_bucket": "acme-tf", "state_region": "eu-west-1"}}
+    app = TfStack(make_config(ublog), "app", "alpha", base_env="qa")
+    assert app.variables == {"state_bucket": "acme-tf"}  # state_region and base_env are not declared here
+    base = TfStack(make_config(ublog), "base", "dev")
+    assert base.variables == {}
+    app.init()
+    summary = app.plan()
+    assert re.search(r'bucket += "acme-tf"', summary.text)

@@ -254,6 +254,7 @@ class TfStack:
         *,
         plan_file: str | os.PathLike[str] | None = None,
         terraform: Terraform | None = None,
+        base_env: str | None = None,
     ) -> None:
         from .paths import Layout, check_env, check_stack
 
@@ -266,6 +267,22 @@ class TfStack:
         self.plan_file = Path(plan_file).resolve() if plan_file else layout.artifact("tf", stack, env, ".tfplan")
         self.sidecar = self.plan_file.with_suffix(".json")
         self.tf = terraform or Terraform(self.workdir)
+        self.variables = self._settings_as_variables(base_env)
+
+    def _settings_as_variables(self, base_env: str | None) -> dict[str, str]:
+        """Settings the root module declares as variables, passed with -var so they win over the tfvars: the state
+        bucket/region (the app stack reads the base state with them) when configured, --base-env when given."""
+        import re
+
+        declared = set()
+        for f in self.workdir.glob("*.tf"):
+            declared |= set(re.findall(r'^variable\s+"([^"]+)"', f.read_text(), re.M))
+        wanted = {
+            "state_bucket": self.cfg.get("iac.state_bucket"),
+            "state_region": self.cfg.get("iac.state_region"),
+            "base_env": base_env,
+        }
+        return {k: str(v) for k, v in wanted.items() if v and k in declared}
 
     def use_destroy_plan_file(self) -> None:
         """Destroy plans get their own file (``….destroy.tfplan``): never mistaken for the stack's normal plan."""
@@ -299,7 +316,7 @@ class TfStack:
 
         self._check_var_file()
         self.plan_file.unlink(missing_ok=True)
-        self.tf.plan(self.plan_file, var_files=[self.var_file], destroy=destroy)
+        self.tf.plan(self.plan_file, var_files=[self.var_file], destroy=destroy, variables=self.variables)
         summary = summarize(
             self.tf.show_json(self.plan_file),
             stack=self.stack,

@@ -18,7 +18,7 @@ def _stack(c: Context, stack: str | None, env: str | None, base_env: str | None,
     from ..iac.terraform import TfStack
 
     cfg, env = resolve(c, env, base_env)
-    return TfStack(cfg, stack or "", env or "", plan_file=plan_file)
+    return TfStack(cfg, stack or "", env or "", plan_file=plan_file, base_env=base_env)
 
 
 @ublog_task(help=help_for("stack env base_env"))
