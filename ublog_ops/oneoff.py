@@ -36,7 +36,7 @@ class OneOffResult:
     stopped_reason: str | None = None
     succeeded: bool = False
     failure: str | None = None  #: one line saying why it failed, None on success
-    lines: list[str] = field(default_factory=list)  #: every log line, as passed to on_line
+    lines: list[str] = field(default_factory=list)  #: every log line as passed to on_line (sidecars': "[name] …")
     log_lines: list[LogLine] = field(default_factory=list)  #: the same lines with container and timestamp
     started_at: datetime | None = None
     stopped_at: datetime | None = None
@@ -158,11 +158,11 @@ def run_one_off(
     result.task_arn = task["taskArn"]
     result.task_id = task["taskArn"].rsplit("/", 1)[-1]
     tails = TaskLogs(awslogs_streams(cdefs, result.task_id), lambda region: _logs_client(aws, region))
-    prefix = len(tails.tails) > 1
 
     def emit(lines: list[LogLine]) -> None:
         for line in lines:
-            text = f"{line.container} | {line.message}" if prefix else line.message
+            # The main container's lines as they are; a sidecar's lines say whose they are.
+            text = line.message if line.container == main else f"[{line.container}] {line.message}"
             result.log_lines.append(line)
             result.lines.append(text)
             on_line(text)

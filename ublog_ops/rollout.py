@@ -26,7 +26,8 @@ STOPPED_TASKS = 5
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
-FAILED = "FAILED"
+FAILED = "FAILED"  #: our rollout FAILED and ECS does not roll back (circuit breaker without rollback)
+#: ECS's circuit breaker failed our rollout and takes (or took) the service back to its previous revision
 ROLLED_BACK_BY_ECS = "ROLLED_BACK_BY_ECS"
 SUPERSEDED = "SUPERSEDED"  #: another deployment (not a rollback to the previous revision) replaced ours
 STALLED = "STALLED"
@@ -171,12 +172,20 @@ class _Tracker:
             failed = next((d for d in ours if d.get("rolloutState") == FAILED), None)
             why = (failed or {}).get("rolloutStateReason")
             if failed or st.primary == revision(self.target.previous_task_definition):
-                self.finish(ROLLED_BACK_BY_ECS, f"ECS rolled back to {st.primary}" + (f": {why}" if why else ""))
+                prefix = f"{why.rstrip('.')}; " if why else ""
+                self.finish(ROLLED_BACK_BY_ECS, f"{prefix}ECS rolled back to {st.primary}")
             else:
                 self.finish(SUPERSEDED, f"the primary deployment now runs {st.primary}, not {target}")
             return
         elif primary.get("rolloutState") == FAILED:
-            self.finish(FAILED, primary.get("rolloutStateReason") or "the deployment's rollout FAILED")
+            why = primary.get("rolloutStateReason") or "the deployment's rollout FAILED"
+            breaker = (svc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+            previous = revision(self.target.previous_task_definition)
+            if breaker.get("enable") and breaker.get("rollback") and previous:
+                # ECS's circuit breaker takes the service back; its rollback deployment follows right after.
+                self.finish(ROLLED_BACK_BY_ECS, f"{why.rstrip('.')}; ECS is rolling back to {previous}")
+            else:
+                self.finish(FAILED, why)
             return
         elif self._done(svc, primary, deps):
             self.finish(COMPLETED, None)

@@ -1,28 +1,21 @@
-"""CloudWatch log tailing against moto's Logs (real boto3 calls): every line exactly once, in order."""
+"""CloudWatch log tailing against the sandbox's Logs (real boto3 calls): every line exactly once, in order."""
 
 from __future__ import annotations
 
 import time
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ublog_ops.logs import StreamTail, TaskLogs, awslogs_streams
 
-GROUP = "/ecs/alpha/backend_update"
+GROUP = "/ecs/test/tailing"  # not one the sandbox seeds
 
 
 @pytest.fixture
-def logs(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("logs", region_name="eu-west-1")
-        client.create_log_group(logGroupName=GROUP)
-        yield client
+def logs(sandbox):
+    client = sandbox.client("logs")
+    client.create_log_group(logGroupName=GROUP)
+    return client
 
 
 NOW = int(time.time() * 1000)  # CloudWatch rejects events older than 14 days
