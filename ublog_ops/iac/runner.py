@@ -167,6 +167,9 @@ def run(
             text=True,
             errors="replace",
             bufsize=1,
+            # Own process group: a terminal Ctrl-C reaches only us, and we forward exactly one SIGINT. (Terraform
+            # treats a second SIGINT as "abort now", which can leave state half-written.)
+            process_group=0,
         )
     except FileNotFoundError:
         raise ConfigError(f"{argv[0]} not found", hint=INSTALL_HINTS.get(tool)) from None

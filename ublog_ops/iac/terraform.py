@@ -163,13 +163,18 @@ def _action(actions: Sequence[str], importing: bool) -> str | None:
 
 
 def _physical_name(change: Mapping[str, Any]) -> str:
+    """The resource's AWS name from the plan; attributes Terraform marks sensitive are never used."""
     for side in ("before", "after"):
         values = change.get(side) or {}
-        if isinstance(values, dict):
-            for key in _NAME_KEYS:
-                value = values.get(key)
-                if isinstance(value, str) and value:
-                    return value
+        sensitive = change.get(f"{side}_sensitive")
+        if sensitive is True or not isinstance(values, dict):
+            continue
+        for key in _NAME_KEYS:
+            value = values.get(key)
+            if isinstance(sensitive, dict) and sensitive.get(key):
+                continue
+            if isinstance(value, str) and value:
+                return value
     return ""
 
 
