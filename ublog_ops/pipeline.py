@@ -160,6 +160,8 @@ def _pre_update(
         command=command,
         timeout=options.pre_update_timeout,
         on_line=on_line,
+        definition=plan.families[PRE_UPDATE]["rendered"],
+        poll_interval=min(2.0, options.poll_interval),
     )
     record.pre_update = PreUpdateRecord(
         task_id=result.task_id,
