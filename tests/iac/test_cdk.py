@@ -561,25 +561,27 @@ def test_config_errors_are_one_clear_line():
     assert load_env_config("alpha").base_env == "dev" and load_env_config("dev").stack == "base"
 
 
-@pytest.mark.parametrize(
-    ("context", "message"),
-    [
-        ({"env": "nope"}, "error: no config for env 'nope'"),
-        (
-            {"env": "dev", "stack": "app"},
-            "error: env 'dev' is a base env (config/dev.json), but stack=app was asked for",
-        ),
-        ({"stack": "everything"}, "error: -c stack=everything must be base or app"),
-    ],
-)
-def test_app_py_rejects_bad_context_before_synthesizing(tmp_path, context, message):
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+def test_build_selects_by_stack_kind_and_rejects_a_wrong_one():
+    from ublog_cdk import ConfigError, build
+
+    stacks = build(stack="app")  # `cdk synth -c stack=app`: every app env, named {env}-app
+    assert {name: s.stack_name for name, s in stacks.items()} == {"alpha-app": "alpha-app"}
+    assert (stacks["alpha-app"].account, stacks["alpha-app"].region) == ("123456789012", "eu-west-1")
+
+    with pytest.raises(ConfigError, match=r"env 'dev' is a base env \(config/dev.json\), but stack=app was asked for"):
+        build(["dev"], stack="app")
+    with pytest.raises(ConfigError, match="-c stack=everything must be base or app"):
+        build(None, stack="everything")
+
+
+def test_app_py_rejects_bad_context_with_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "nope"}), "CDK_OUTDIR": str(tmp_path)}
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     run = subprocess.run(
         [sys.executable, "app.py"], cwd=CDK_DIR, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert run.returncode == 2
-    assert message in run.stderr and "Traceback" not in run.stderr
+    assert "error: no config for env 'nope'" in run.stderr and "Traceback" not in run.stderr
     assert not list(tmp_path.glob("*.template.json"))
 
 

@@ -44,16 +44,23 @@ def build(
 ) -> dict[str, cdk.Stack]:
     """Add the stacks of ``envs`` (default: every ``config/*.json``) to ``app`` and return them by stack name.
 
-    ``stack`` ("base"/"app") checks that each env is of that kind; ``overrides[env]`` is merged into its config.
+    ``stack`` ("base"/"app") checks that each env is of that kind (without ``envs``: selects the envs of that
+    kind); ``overrides[env]`` is merged into its config. Every config is validated before any stack is built.
     """
+    if stack not in (None, "base", "app"):
+        raise ConfigError(f"-c stack={stack} must be base or app")
+    configs = [load_env_config(env, config_dir, (overrides or {}).get(env)) for env in envs or known_envs(config_dir)]
+    if not envs and stack:  # `-c stack=app` alone: every env of that kind
+        configs = [config for config in configs if config.stack == stack]
+    for config in configs:
+        if stack and config.stack != stack:
+            raise ConfigError(
+                f"env {config.env!r} is a {config.stack} env (config/{config.env}.json), "
+                f"but stack={stack} was asked for"
+            )
     if app is None:
         app = cdk.App(context=cdk_json_context(), outdir=outdir)
     stacks: dict[str, cdk.Stack] = {}
-    for env in envs or known_envs(config_dir):
-        config = load_env_config(env, config_dir, (overrides or {}).get(env))
-        if stack and config.stack != stack:
-            raise ConfigError(
-                f"env {env!r} is a {config.stack} env (config/{env}.json), but stack={stack} was asked for"
-            )
+    for config in configs:
         stacks[config.stack_name] = add_stack(app, config)
     return stacks
