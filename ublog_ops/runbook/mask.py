@@ -24,8 +24,16 @@ SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bpul-[0-9a-f]{40}\b"),  # Pulumi access tokens
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),  # Slack tokens
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S),
-    re.compile(r"(?i)(?<=\bpassword=)[^\s&'\"]+"),
     re.compile(r"(?i)(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in URLs
+)
+#: ``NAME=value`` where NAME looks like a secret variable (``export AWS_SECRET_ACCESS_KEY=…``), and
+#: ``password=…`` / ``token: …``: the value is masked, the name kept.
+ASSIGNMENT_RES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"\b([A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|API_KEY|PRIVATE_KEY)[A-Z0-9_]*=)"
+        r"(?:\"[^\"]*\"|'[^']*'|[^\s\"'&;]+)"
+    ),
+    re.compile(r"(?i)\b((?:password|passwd|passphrase|secret|token)\s*[=:]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s\"'&,;]+)"),
 )
 #: Shorter values are not masked by value (masking "1" or "dev" everywhere would destroy the record).
 MIN_SECRET_LEN = 4
@@ -58,4 +66,6 @@ class Masker:
                 text = text.replace(value, MASK)
         for pattern in SECRET_PATTERNS:
             text = pattern.sub(MASK, text)
+        for pattern in ASSIGNMENT_RES:
+            text = pattern.sub(lambda m: m[1] + MASK, text)
         return text

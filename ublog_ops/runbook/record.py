@@ -11,7 +11,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,9 @@ class RunRecord:
     def to_markdown(self, mask: Callable[[str], str]) -> str:
         import yaml
 
-        front = yaml.safe_dump(self.meta(), sort_keys=False, allow_unicode=True, width=1000)
-        out = [f"---\n{mask(front)}---\n\n", self._header(mask)]
+        # mask the values, then dump: masking the YAML text could break its syntax
+        front = yaml.safe_dump(_mask_tree(self.meta(), mask), sort_keys=False, allow_unicode=True, width=1000)
+        out = [f"---\n{front}---\n\n", self._header(mask)]
         for part in self.book.parts:
             if isinstance(part, Step):
                 out.append(self._step(part, mask))
@@ -192,6 +193,16 @@ class RunRecord:
         return self.path
 
 
+def _mask_tree(value: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_tree(v, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_tree(v, mask) for v in value]
+    return value
+
+
 def _plain(value: Any) -> str:
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
@@ -245,7 +256,3 @@ def list_runs(runs_dir: Path, runbook: str | None = None, limit: int | None = No
         if limit and len(metas) >= limit:
             break
     return metas
-
-
-def step_result_dict(res: StepResult) -> dict[str, Any]:
-    return asdict(res)

@@ -251,16 +251,22 @@ class Runner:
             os.unlink(path)
 
     # --- execution -------------------------------------------------------------------------------------------
+    def env_file_values(self) -> dict[str, str]:
+        """Variables of the runbook's env_file (if it exists now); secret-looking ones join the masker."""
+        if not self.book.env_file:
+            return {}
+        path = self.cwd / P.render(self.book.env_file, self.values).strip("'\"")
+        if not path.is_file():
+            return {}
+        from dotenv import dotenv_values
+
+        loaded = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        self.mask.add(secret_env_values(loaded))
+        return loaded
+
     def step_environ(self, step: Step) -> dict[str, str]:
         env = dict(self.environ)
-        if self.book.env_file:
-            path = self.cwd / P.render(self.book.env_file, self.values).strip("'\"")
-            if path.is_file():
-                from dotenv import dotenv_values
-
-                loaded = {k: v for k, v in dotenv_values(path).items() if v is not None}
-                self.mask.add(secret_env_values(loaded))
-                env.update(loaded)
+        env.update(self.env_file_values())
         bindir = str(Path(sys.executable).parent)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         env["PYTHONUNBUFFERED"] = "1"
@@ -328,7 +334,8 @@ class Runner:
         reader.join(timeout=0.5)
         res.ended_at = now()
         res.exit_code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-        res.output_tail = list(tail)
+        self.env_file_values()  # the step may have written it (sandbox.up): mask what it holds in the record too
+        res.output_tail = [self.mask(line) for line in tail]
         if not res.status:
             res.status = "ok" if res.exit_code == step.expect else "failed"
         verdict = {
