@@ -36,7 +36,6 @@ TF_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": "/dev/n
 
 # Base-stack resource types that AWS cannot tag; every other base resource must carry env=<base>.
 UNTAGGABLE = {
-    "random_password",
     "aws_route_table_association",
     "aws_secretsmanager_secret_version",
     "aws_s3_bucket_public_access_block",
@@ -76,38 +75,105 @@ def test_terraform_fmt_check_catches_misformatted_hcl(tmp_path):
     assert "ecs.tf" in result.stdout
 
 
-def _cli_config(tmp_path: Path, mirror: str) -> Path:
-    config = tmp_path / "terraformrc"
-    config.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
-        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n'
-        "}\n"
-    )
-    return config
+# --- real terraform validate / terraform test (need the providers' schemas) ------------------------------------
+#: Where provider mirrors are looked for when UBLOG_TF_PROVIDER_MIRROR is not set (some images ship one here).
+DEFAULT_MIRRORS = ("/opt/tf-plugins",)
+
+
+def provider_mirror() -> str | None:
+    """A filesystem mirror of providers (layout of `terraform providers mirror`, packed or unpacked)."""
+    configured = os.environ.get("UBLOG_TF_PROVIDER_MIRROR")
+    if configured:
+        return configured
+    return next((d for d in DEFAULT_MIRRORS if (Path(d) / "registry.terraform.io").is_dir()), None)
+
+
+def required_providers(directory: Path) -> set[str]:
+    """``namespace/name`` of every provider a root module and the modules it calls require."""
+    src = ModuleSource.load(directory)
+    found = set()
+    for block in src.terraform:
+        for req in block.get("required_providers", []):
+            found |= {unquote(spec["source"]) for name, spec in req.items() if not name.startswith("__")}
+    for body in src.modules.values():
+        found |= required_providers((directory / unquote(body["source"])).resolve())
+    return found
+
+
+@pytest.fixture(scope="module")
+def tf_init(tmp_path_factory):
+    """Copy iac/terraform once and ``terraform init -backend=false`` a root on demand (memoized); skips, saying
+    why, when the providers cannot be installed."""
+    mirror = provider_mirror()
+    online = os.environ.get("UBLOG_TF_VALIDATE_ONLINE") == "1"
+    base = tmp_path_factory.mktemp("tf")
+    work = base / "terraform"
+    shutil.copytree(TERRAFORM, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    env = dict(TF_ENV)
+    if mirror and not online:
+        config = base / "terraformrc"
+        config.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n'
+            '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n'
+            "}\n"
+        )
+        env["TF_CLI_CONFIG_FILE"] = str(config)
+    done: dict[str, Path] = {}
+
+    def init(root: str) -> tuple[Path, dict[str, str]]:
+        terraform()
+        if not (mirror or online):
+            pytest.skip(
+                "needs the hashicorp/aws provider, which cannot be downloaded here (no Terraform registry): set "
+                "UBLOG_TF_PROVIDER_MIRROR=<dir made by `terraform providers mirror`>, or UBLOG_TF_VALIDATE_ONLINE=1 "
+                "where the registry is reachable"
+            )
+        if mirror and not online:
+            missing = sorted(
+                p
+                for p in required_providers(TERRAFORM / root)
+                if not (Path(mirror) / "registry.terraform.io" / p).is_dir()
+            )
+            if missing:
+                pytest.skip(f"provider mirror {mirror} lacks {', '.join(missing)} (needed by {root})")
+        if root not in done:
+            result = run_tf(f"-chdir={work / root}", "init", "-backend=false", "-input=false", "-no-color", env=env)
+            assert result.returncode == 0, f"terraform init failed in {root}:\n{result.stdout}\n{result.stderr}"
+            done[root] = work / root
+        return done[root], env
+
+    return init
 
 
 @pytest.mark.parametrize("root", ROOTS)
-def test_terraform_validate(root, tmp_path):
-    mirror = os.environ.get("UBLOG_TF_PROVIDER_MIRROR")
-    online = os.environ.get("UBLOG_TF_VALIDATE_ONLINE") == "1"
-    if not (mirror or online):
-        pytest.skip(
-            "terraform validate needs the hashicorp/aws and hashicorp/random providers, which cannot be downloaded "
-            "here (no Terraform registry). Set UBLOG_TF_PROVIDER_MIRROR=<dir made by `terraform providers mirror`> "
-            "or UBLOG_TF_VALIDATE_ONLINE=1 (registry access) to run it; the GitHub workflow runs init + validate."
-        )
-    terraform()
-    work = tmp_path / "terraform"
-    shutil.copytree(TERRAFORM, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-    env = dict(TF_ENV)
-    if mirror:
-        env["TF_CLI_CONFIG_FILE"] = str(_cli_config(tmp_path, mirror))
-    chdir = f"-chdir={work / root}"
-    init = run_tf(chdir, "init", "-backend=false", "-input=false", "-no-color", env=env)
-    assert init.returncode == 0, f"terraform init failed in {root}:\n{init.stdout}\n{init.stderr}"
-    validate = run_tf(chdir, "validate", "-no-color", env=env)
-    assert validate.returncode == 0, f"terraform validate failed in {root}:\n{validate.stdout}\n{validate.stderr}"
+def test_terraform_validate(root, tf_init):
+    workdir, env = tf_init(root)
+    result = run_tf(f"-chdir={workdir}", "validate", "-no-color", env=env)
+    assert result.returncode == 0, f"terraform validate failed in {root}:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("root", ["modules/app", "live/app"])
+def test_terraform_test_with_mocked_aws(root, tf_init):
+    """`terraform test` (tests/*.tftest.hcl, mocked AWS): modules/app creates the stack, re-applies it with a
+    changed task definition and checks every service still runs what it ran; live/app refuses the wrong
+    workspace."""
+    workdir, env = tf_init(root)
+    result = run_tf(f"-chdir={workdir}", "test", "-no-color", env=env)
+    assert result.returncode == 0, f"terraform test failed in {root}:\n{result.stdout}\n{result.stderr}"
+    assert "0 failed" in result.stdout and " passed" in result.stdout
+
+
+def test_terraform_test_catches_a_service_that_follows_new_revisions(tf_init, tmp_path):
+    """Control: without ignore_changes the re-apply moves the service to the new revision, and the test says so."""
+    workdir, env = tf_init("modules/app")
+    copy = tmp_path / "app"
+    shutil.copytree(workdir, copy, symlinks=True)
+    ecs = copy / "ecs.tf"
+    ecs.write_text(ecs.read_text().replace("ignore_changes = [task_definition, desired_count]", "ignore_changes = []"))
+    result = run_tf(f"-chdir={copy}", "test", "-no-color", env=env)
+    assert result.returncode != 0
+    assert "re-deploying the app stack changed the task definition a service runs" in result.stdout + result.stderr
 
 
 # --- references: an offline stand-in for the parts of validate that need no provider ----------------------
@@ -408,16 +474,23 @@ def test_base_outputs_are_the_contracts_and_never_the_password():
         assert set(src.outputs) == set(BASE_OUTPUTS), directory
         for name, body in src.outputs.items():
             refs = references(raw_to_ast(body["value"]))
-            bad = [f"{r}.{s[0][1]}" for r, s in refs if r in ("random_password", "aws_secretsmanager_secret_version")]
+            bad = [f"{r}.{s[0][1]}" for r, s in refs if r in ("data", "aws_secretsmanager_secret_version")]
             assert not bad, f"{directory} output {name} exposes {bad}"
     base = live_root("base", "dev").child("base")
+    generated = Ref("data", "aws_secretsmanager_random_password", "db", None, ("random_password",))
     (db,) = instances(base, "aws_db_instance")
-    assert db.get("password") == Ref("resource", "random_password", "db", None, ("result",))
+    assert db.get("password") == generated
     (version,) = instances(base, "aws_secretsmanager_secret_version")
     assert version.follow(version.get("secret_id")).get("name") == Names(env="dev", base_env="dev").rds_secret
     secret = version.get("secret_string").value
-    assert secret["password"] == Ref("resource", "random_password", "db", None, ("result",))
+    assert secret["password"] == generated
     assert secret["username"] == db.get("username")
+    # The data source draws a new password on every plan: both must keep the first one.
+    for inst, attr in ((db, "password"), (version, "secret_string")):
+        (lifecycle,) = inst.blocks("lifecycle")
+        assert attr in lifecycle.get("ignore_changes"), f"{inst.type} would get a new password on every apply"
+    src = ModuleSource.load(TERRAFORM / "modules" / "base")
+    assert "sensitive(" in src.locals["db_password"], "the generated password must be marked sensitive"
 
 
 def test_workspace_guards_reject_a_plan_in_the_wrong_workspace():

@@ -847,6 +847,8 @@ _FUNCTIONS: dict[str, Any] = {
 def _call(name: str, args: list[Any]) -> Any:
     if name == "jsonencode":
         return Encoded(args[0])
+    if name in ("sensitive", "nonsensitive"):  # only changes how Terraform displays the value
+        return args[0]
     if name == "coalesce":
         for arg in args:
             if not is_known(arg):

@@ -32,3 +32,8 @@ output "listener_priorities" {
   description = "ALB listener-rule priorities by service."
   value       = { for name, rule in aws_lb_listener_rule.this : name => rule.priority }
 }
+
+output "task_definition_arns" {
+  description = "Task-definition revisions registered by this stack, by short name (services keep running whatever the App Update pipeline deployed)."
+  value       = { for name, td in aws_ecs_task_definition.this : name => td.arn }
+}
