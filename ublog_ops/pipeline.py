@@ -223,7 +223,7 @@ def _rollout(
     if not failed:
         record.finish(ExitStatus.OK, "succeeded")
         return
-    what = "; ".join(f"{o.service}: {o.state}" + (f" ({o.reason})" if o.reason else "") for o in failed)
+    what = summarize_failures(failed)
     if not options.rollback:
         record.finish(
             ExitStatus.NOT_ROLLED_BACK,
@@ -241,7 +241,7 @@ def _rollout(
         record.finish(
             ExitStatus.NOT_ROLLED_BACK,
             "failed, rollback failed",
-            f"rollout failed: {what}; rollback failed: " + ", ".join(f"{o.service}: {o.state}" for o in not_back),
+            f"rollout failed: {what}; rollback failed: {summarize_failures(not_back)}",
             f"inspect with `inv app.status --env {plan.env}`; retry with `{record.rollback_command()}`",
         )
         return
@@ -251,6 +251,18 @@ def _rollout(
         f"rollout failed: {what}; every service is back on its previous revision",
         f"inspect the events above and `inv app.status --env {plan.env}`",
     )
+
+
+def summarize_failures(failed: list[ServiceOutcome]) -> str:
+    """One short clause per failure state: ``alpha-gunicorn, alpha-beat ROLLED_BACK_BY_ECS (reason); …``."""
+    groups: dict[str, list[ServiceOutcome]] = {}
+    for outcome in failed:
+        groups.setdefault(outcome.state, []).append(outcome)
+    parts = []
+    for state, outcomes in groups.items():
+        reason = outcomes[0].reason
+        parts.append(f"{', '.join(o.service for o in outcomes)} {state}" + (f" ({reason})" if reason else ""))
+    return "; ".join(parts)
 
 
 def _fill(record: ReleaseRecord, by_service: dict[str, str], outcomes: dict[str, ServiceOutcome]) -> None:

@@ -98,8 +98,11 @@ class ReleaseRecord:
 
     # --- rollback command ----------------------------------------------------------------------------------
     def rollback_command(self) -> str | None:
-        """The exact command that puts every service back on the revision it ran before this release."""
-        targets = [s.old_task_definition for s in self.services.values() if s.old_task_definition]
+        """The exact command that puts every service this release updated back on its previous revision (None when
+        no service was touched, e.g. after a failed pre-update)."""
+        targets = [
+            s.old_task_definition for s in self.services.values() if s.old_task_definition and s.new_task_definition
+        ]
         if not targets:
             return None
         parts = ["inv", "app.rollback", "--env", self.env]

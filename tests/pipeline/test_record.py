@@ -84,3 +84,13 @@ def test_error_carries_exit_status_and_json_has_exit_code():
     data = json.loads(record.to_json())
     assert data["exit_code"] == 6
     assert data["rollback_command"].startswith("inv app.rollback")
+
+
+def test_no_rollback_command_when_no_service_was_touched():
+    record = make_record()
+    for svc in record.services.values():
+        svc.new_task_definition = None
+    record.finish(ExitStatus.PRE_UPDATE_FAILED, "pre-update failed")
+    assert record.rollback_command() is None
+    assert "Roll back with" not in record.markdown()
+    assert record.outputs()["rollback-command"] == ""

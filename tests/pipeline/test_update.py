@@ -103,6 +103,7 @@ def test_failed_migration_exits_4_and_touches_no_service(sandbox, capsys):
         "Pre-update failed: migrate exited with status 3",
     ):
         assert line in out
+    assert "app.rollback" not in out + err  # nothing to roll back: no service was touched
     after = services(ecs)
     for name, svc in after.items():  # no UpdateService: same task definition, still one deployment
         assert svc["taskDefinition"] == before[name]["taskDefinition"]
