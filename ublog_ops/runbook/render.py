@@ -98,37 +98,45 @@ def show_runbook(book: Runbook, console: Console, commands: Mapping[int, str] | 
 
 
 def runbooks_table(books: Iterable[Runbook]) -> Group:
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("name", "steps", "parameters", "what for"):
-        table.add_column(col)
+    """One entry per runbook: name, steps and parameters (``*`` required), then what it is for."""
+    lines: list[Text] = []
     for book in books:
         params = " ".join(
             f"{n}{'' if p.default is not None or not p.required else '*'}" for n, p in book.params.items()
         )
-        table.add_row(book.name, str(len(book.steps)), params, book.summary or book.title)
-    return Group(table, Text("* required · show one with: inv runbook.show NAME"))
+        line = Text.assemble((book.name, "bold"), f"  {len(book.steps)} steps", f"  [{params}]" if params else "")
+        lines += [line, Text(f"    {book.summary or book.title}")]
+        if book.when:
+            lines.append(Text(f"    when: {book.when}", style="dim"))
+    lines.append(Text("* required · read one with: inv runbook.show NAME"))
+    return Group(*lines)
 
 
-def runs_table(metas: Iterable[Mapping[str, Any]]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("started (UTC)", "runbook", "outcome", "steps", "who", "duration", "parameters", "record"):
-        table.add_column(col)
+def runs_table(metas: Iterable[Mapping[str, Any]]) -> Group:
+    """One entry per recorded run, newest first: when, runbook, outcome, steps, who, duration, params, file."""
+    lines: list[Text] = []
     for m in metas:
         steps = m.get("steps") or []
-        ran = sum(1 for s in steps if s.get("status") == "ok")
+        ok = sum(1 for s in steps if s.get("status") == "ok")
         outcome = str(m.get("outcome"))
         if m.get("exit_code") not in (None, 0):
             outcome += f" (exit {m['exit_code']})"
-        params = " ".join(f"{k}={_plain(v)}" for k, v in (m.get("params") or {}).items())
+        if m.get("failed_step"):
+            outcome += f" at step {m['failed_step']}"
         duration = m.get("duration_s")
-        table.add_row(
-            str(m.get("started_at", "")).replace("T", " ").rstrip("Z"),
-            str(m.get("runbook")),
-            outcome,
-            f"{ran}/{len(steps)} ok",
-            f"{m.get('user')}@{m.get('host')}",
-            f"{duration:.0f}s" if isinstance(duration, (int, float)) else "—",
-            params,
-            str(m.get("path")),
+        params = " ".join(f"{k}={_plain(v)}" for k, v in (m.get("params") or {}).items())
+        style = "green" if m.get("outcome") == "succeeded" else "red"
+        lines.append(
+            Text.assemble(
+                str(m.get("started_at", "")).replace("T", " ").rstrip("Z") + " UTC  ",
+                (str(m.get("runbook")), "bold"),
+                "  ",
+                (outcome, style),
+                f"  {ok}/{len(steps)} steps ok  {m.get('user')}@{m.get('host')}",
+                f"  {duration:.0f}s" if isinstance(duration, (int, float)) else "",
+            )
         )
-    return table
+        if params:
+            lines.append(Text(f"    {params}"))
+        lines.append(Text(f"    {m.get('path')}", style="dim"))
+    return Group(*lines)
