@@ -1,12 +1,13 @@
 """Shared fixtures: the sandbox (a local AWS with an ECS behaviour model) for tests that drive AWS with boto3.
 
 - ``sandbox_server`` (session): one running :class:`ublog_ops.sandbox.Sandbox` on 127.0.0.1, a free port.
-- ``sandbox`` (function): the same sandbox, wiped and seeded again for this test with the behaviour of
+- ``sandbox`` (function): the same sandbox, wiped and seeded again for this test (``reset(full=False)``: the base
+  network, RDS instance, bucket and IAM roles — which deploy code only reads — are kept) with the behaviour of
   ``sandbox_behaviour`` / ``sandbox_time_scale``, and the AWS_* variables set (monkeypatch) so plain boto3
   clients — and our library through ``ublog_ops.aws.Aws`` — reach it. ``sandbox.client("ecs")`` gives a client too.
 - ``sandbox_behaviour``: None (the shipped behaviour.yaml). Override it in a module or test to return a dict
-  (layered on the shipped file), e.g. ``@pytest.fixture\\ndef sandbox_behaviour(): return {"tags": {...}}``, or
-  parametrize it indirectly.
+  (layered on the shipped file): define a ``sandbox_behaviour`` fixture in a test module, or for one test
+  ``@pytest.mark.parametrize("sandbox_behaviour", [{"tags": {...}}], indirect=True)``.
 - ``sandbox_time_scale``: wall seconds per sandbox second in tests (default :data:`TEST_TIME_SCALE`).
 """
 
@@ -33,14 +34,16 @@ def sandbox_server():
 
 
 @pytest.fixture
-def sandbox_behaviour():
-    """The behaviour (dict or path) for this test's sandbox; None = the shipped defaults."""
-    return None
+def sandbox_behaviour(request):
+    """The behaviour (dict or path) for this test's sandbox; None = the shipped defaults.
+    ``@pytest.mark.parametrize("sandbox_behaviour", [{...}], indirect=True)`` sets it for one test."""
+    return getattr(request, "param", None)
 
 
 @pytest.fixture
-def sandbox_time_scale():
-    return TEST_TIME_SCALE
+def sandbox_time_scale(request):
+    """Wall seconds per sandbox second; parametrize indirectly like ``sandbox_behaviour`` to change it."""
+    return getattr(request, "param", TEST_TIME_SCALE)
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def sandbox(sandbox_server, sandbox_behaviour, sandbox_time_scale, monkeypatch):
     from ublog_ops.sandbox import UNSET_VARS
 
     sandbox_server.set_behaviour(sandbox_behaviour, time_scale=sandbox_time_scale)
-    sandbox_server.reset()
+    sandbox_server.reset(full=False)
     for var in UNSET_VARS:
         monkeypatch.delenv(var, raising=False)
     for var in list(os.environ):

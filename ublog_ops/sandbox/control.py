@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import RefusedError, UblogError
+from ..errors import ConfigError, RefusedError, UblogError
+from .behaviour import BehaviourError, load_behaviour
 from .server import UNSET_VARS
 
 START_TIMEOUT = 90.0
@@ -136,8 +137,10 @@ def up(
             f"a sandbox is already running (pid {current.pid}, {current.endpoint})",
             hint=f"use it (source {d / 'env'}), or stop it first: inv sandbox.down",
         )
-    if behaviour and not Path(behaviour).is_file():
-        raise UblogError(f"behaviour file {behaviour} not found", hint="UBLOG_SANDBOX_BEHAVIOUR / --behaviour")
+    try:
+        load_behaviour(behaviour, time_scale)  # reject a bad file before starting anything
+    except BehaviourError as exc:
+        raise ConfigError(str(exc), hint="fix the behaviour file (UBLOG_SANDBOX_BEHAVIOUR / --behaviour)") from None
     d.mkdir(parents=True, exist_ok=True)
     _clean(d)
     argv = [

@@ -71,6 +71,33 @@ def _tags(d: dict[str, str]) -> list[dict[str, str]]:
 def seed_base(client: Callable[[str], Any], names: Names, region: str) -> dict[str, Any]:
     """The base stack: VPC (DNS hostnames on), public/private subnets, security groups, RDS + secret, bucket,
     deploy-lock table. Every resource carries the tag ``env={base_env}``."""
+    return {**seed_base_infra(client, names, region), **seed_base_data(client, names)}
+
+
+#: moto services :func:`seed_base_infra` writes (deploy code only reads them; the fast reset keeps them).
+INFRA_SERVICES = ("ec2", "rds", "s3", "iam")
+
+
+def seed_base_data(client: Callable[[str], Any], names: Names) -> dict[str, Any]:
+    """The RDS password secret and the deploy-lock table (``LockID`` string hash key, like Terraform's)."""
+    secrets = client("secretsmanager")
+    secret_arn = secrets.create_secret(
+        Name=names.rds_secret,
+        SecretString=json.dumps({"username": RDS_USER, "password": RDS_PASSWORD}),
+        Tags=_tags(names.base_tag),
+    )["ARN"]
+    client("dynamodb").create_table(
+        TableName=names.deploy_lock_table,
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=_tags(names.base_tag),
+    )
+    return {"secret_arn": secret_arn}
+
+
+def seed_base_infra(client: Callable[[str], Any], names: Names, region: str) -> dict[str, Any]:
+    """VPC, subnets, security groups, the RDS instance and the assets bucket."""
     b = names.base_env
     tag = names.base_tag
     ec2 = client("ec2")
@@ -124,13 +151,6 @@ def seed_base(client: Callable[[str], Any], names: Names, region: str) -> dict[s
             ],
         )
 
-    secrets = client("secretsmanager")
-    secret_arn = secrets.create_secret(
-        Name=names.rds_secret,
-        SecretString=json.dumps({"username": RDS_USER, "password": RDS_PASSWORD}),
-        Tags=_tags(tag),
-    )["ARN"]
-
     rds = client("rds")
     rds.create_db_subnet_group(
         DBSubnetGroupName=f"{b}-rds-subnets",
@@ -160,19 +180,11 @@ def seed_base(client: Callable[[str], Any], names: Names, region: str) -> dict[s
         Bucket=ic.assets_bucket_name(names.prefix, b),
         **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
     )
-    client("dynamodb").create_table(
-        TableName=names.deploy_lock_table,
-        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        Tags=_tags(tag),
-    )
     return {
         "vpc_id": vpc,
         "private_subnets": tuple(private),
         "ecs_security_group": ecs_sg,
         "rds_address": rds_address,
-        "secret_arn": secret_arn,
     }
 
 
@@ -268,7 +280,10 @@ def seed_app(
     )
     roles = {}
     for role in ("ecs-execution-role", "ecs-task-role"):
-        roles[role] = iam.create_role(RoleName=f"{names.env}-{role}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        try:
+            roles[role] = iam.get_role(RoleName=f"{names.env}-{role}")["Role"]["Arn"]  # kept by a fast reset
+        except iam.exceptions.NoSuchEntityException:
+            roles[role] = iam.create_role(RoleName=f"{names.env}-{role}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
     logs = client("logs")
     for name in FAMILIES:

@@ -223,11 +223,10 @@ class TaskLifecycle:
         self._at(task, t + s(cfg.get("healthy_seconds")), lambda now: self._healthy(task, now))
 
     def _spread(self, task: SandboxTask, t: float, span: float, lines: list[str], essential: bool) -> None:
-        if not lines:
-            return
+        """Lines over ``span`` (wall seconds) after ``t``: evenly, but at least one per 2 sandbox seconds."""
+        step = min(span / (len(lines) + 1), self.m.behaviour.seconds(2.0)) if lines else 0.0
         for i, line in enumerate(lines):
-            at = t + span * (i + 1) / (len(lines) + 1)
-            self._at(task, at, lambda now, line=line: self.m.write_log(task, essential, [(now, line)]))
+            self._at(task, t + step * (i + 1), lambda now, line=line: self.m.write_log(task, essential, [(now, line)]))
 
     def _healthy(self, task: SandboxTask, t: float) -> None:
         task.sb_healthy = True

@@ -1,0 +1,44 @@
+"""Small helpers for the sandbox tests: register a revision on another image tag, poll until a condition holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ublog_ops.naming import split_image
+
+TD_KEYS = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn", "taskRoleArn")
+
+
+def register_tag(ecs: Any, family: str, container: str, tag: str) -> str:
+    """Register a new revision of ``family`` whose ``container`` runs ``tag``; return its ARN."""
+    td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    defs = td["containerDefinitions"]
+    for c in defs:
+        if c["name"] == container:
+            c["image"] = f"{split_image(c['image'])[0]}:{tag}"
+    return ecs.register_task_definition(containerDefinitions=defs, **{k: td[k] for k in TD_KEYS})["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail the test with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value {value!r}")
+        time.sleep(interval)
+
+
+def service(ecs: Any, cluster: str, name: str) -> dict[str, Any]:
+    return ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+
+
+def messages(svc: dict[str, Any]) -> list[str]:
+    """Service event messages, oldest first."""
+    return [e["message"] for e in reversed(svc["events"])]
