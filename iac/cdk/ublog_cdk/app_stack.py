@@ -17,9 +17,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from ublog_ops.iac_contract import (
+    BACKEND_ENV_KEYS,
     BACKEND_PATHS,
+    BACKEND_SECRET_KEYS,
     COMMANDS,
     DJANGO_SETTINGS_MODULE,
+    FRONTEND_ENV_KEYS,
     HEALTH_PATHS,
     LOG_RETENTION_DAYS,
     PORTS,
@@ -148,9 +151,17 @@ class AppStack(Stack):
             "POSTGRES_SERVICE_HOST": link("rds_address"),
             "REDIS_SERVICE_HOST": link("redis_host"),
             "S3_BUCKET_NAME": bucket,
-            **config.environment,
         }
         frontend_env = {"API_BASE_URL": f"https://{host}", "NODE_ENV": "production"}
+        backend_secrets = {"POSTGRES_PASSWORD": f"{secret_arn}:password::"}  # the generated secret's JSON key
+        for what, values, keys in (
+            ("backend environment", backend_env, BACKEND_ENV_KEYS),
+            ("frontend environment", frontend_env, FRONTEND_ENV_KEYS),
+            ("backend secrets", backend_secrets, BACKEND_SECRET_KEYS),
+        ):
+            if tuple(sorted(values)) != tuple(sorted(keys)):
+                raise ValueError(f"{what} {sorted(values)} does not match the contract {sorted(keys)}")
+        backend_env.update(config.environment)  # extra backend variables from config/{env}.json
         self.task_definitions: dict[str, ecs.CfnTaskDefinition] = {}
         for name, kind in FAMILIES.items():
             cpu, memory = SIZES[name]
@@ -170,11 +181,7 @@ class AppStack(Stack):
                     for k, v in sorted((backend_env if backend else frontend_env).items())
                 ],
                 secrets=(
-                    [
-                        ecs.CfnTaskDefinition.SecretProperty(
-                            name="POSTGRES_PASSWORD", value_from=f"{secret_arn}:password::"
-                        )
-                    ]
+                    [ecs.CfnTaskDefinition.SecretProperty(name=k, value_from=v) for k, v in backend_secrets.items()]
                     if backend
                     else None
                 ),

@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from ublog_ops.iac_contract import BASE_OUTPUTS, VPC_CIDR, assets_bucket_name
+from ublog_ops.iac_contract import BASE_OUTPUTS, VPC_CIDR, VPC_ENDPOINTS, assets_bucket_name
 
 from .links import EXTRA_LINKS, LIST_LINKS, output_id, parameter_name
 from .settings import EnvConfig
@@ -74,22 +74,21 @@ class BaseStack(Stack):
 
         # --- VPC endpoints: image pulls and secrets stay off the NAT gateway ----------------------------------
         private = ec2.SubnetSelection(subnets=self.vpc.private_subnets)
-        for cid, service, label in (
-            ("EcrApiEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR, "ecr-api"),
-            ("EcrDkrEndpoint", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER, "ecr-dkr"),
-            ("SecretsManagerEndpoint", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, "secretsmanager"),
-        ):
-            endpoint = self.vpc.add_interface_endpoint(
-                cid,
-                service=service,
-                subnets=private,
-                security_groups=[self.vpce_sg],
-                open=False,
-                private_dns_enabled=True,
-            )
+        for key, kind in VPC_ENDPOINTS.items():
+            label = key.replace(".", "-")
+            cid = "".join(p.capitalize() for p in label.split("-")) + "Endpoint"
+            if kind == "Gateway":
+                endpoint = self.vpc.add_gateway_endpoint(cid, service=ec2.GatewayVpcEndpointAwsService(key))
+            else:
+                endpoint = self.vpc.add_interface_endpoint(
+                    cid,
+                    service=ec2.InterfaceVpcEndpointAwsService(key),
+                    subnets=private,
+                    security_groups=[self.vpce_sg],
+                    open=False,
+                    private_dns_enabled=True,
+                )
             Tags.of(endpoint).add("Name", f"{b}-{label}")
-        s3_endpoint = self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
-        Tags.of(s3_endpoint).add("Name", f"{b}-s3")
 
         # --- load balancer -------------------------------------------------------------------------------------
         self.alb = elbv2.ApplicationLoadBalancer(
