@@ -21,6 +21,8 @@ from .aws import client_error_code
 from .errors import ExitStatus, RolloutFailed
 
 BATCH = 10  #: DescribeServices accepts at most 10 services per call
+#: Words of the service events ECS writes when its circuit breaker fails a deployment and rolls it back.
+ROLLBACK_WORDS = ("rolling back", "deployment failed", "circuit breaker")
 LAST_EVENTS = 10
 STOPPED_TASKS = 5
 
@@ -123,8 +125,9 @@ def update_services(ecs: Any, cluster: str, targets: Sequence[ServiceTarget]) ->
 class _Tracker:
     """What the loop knows about one service."""
 
-    def __init__(self, target: ServiceTarget, started_at: datetime, start: float) -> None:
+    def __init__(self, target: ServiceTarget, started_at: datetime, start: float, visibility_grace: float) -> None:
         self.target = target
+        self.visibility_grace = visibility_grace
         self.status = ServiceStatus(target.service, IN_PROGRESS, revision(target.task_definition) or "?")
         self.started_at = started_at
         self.finished_at: datetime | None = None
@@ -134,6 +137,7 @@ class _Tracker:
         self.events: list[str] = []
         self.last_events: list[str] = []
         self.best: dict[str, Any] = {}
+        self.seen_ours = False
         self.last_progress = start
 
     def finish(self, state: str, reason: str | None) -> None:
@@ -152,6 +156,7 @@ class _Tracker:
         primary = next((d for d in deps if d.get("status") == "PRIMARY"), None)
         target = revision(self.target.task_definition)
         ours = [d for d in deps if revision(d.get("taskDefinition")) == target]
+        seen_before, self.seen_ours = self.seen_ours, self.seen_ours or bool(ours)
         self._events(svc, ours)
         st.deployments = len(deps)
         st.desired = int(svc.get("desiredCount", 0))
@@ -168,10 +173,17 @@ class _Tracker:
             self.finish(FAILED, f"service is {svc.get('status')}")
         elif primary is None:
             pass  # no PRIMARY deployment yet: keep waiting (stall/timeout still apply)
+        elif st.primary != target and not ours and not seen_before and now - self.start < self.visibility_grace:
+            # ECS's API is eventually consistent: right after UpdateService a describe may not show the new
+            # deployment yet. Without any sign of ours, give it ``visibility_grace`` seconds before concluding.
+            pass
         elif st.primary != target:
             failed = next((d for d in ours if d.get("rolloutState") == FAILED), None)
             why = (failed or {}).get("rolloutStateReason")
-            if failed or st.primary == revision(self.target.previous_task_definition):
+            rolled_back = any(word in e for e in self.events for word in ROLLBACK_WORDS)
+            if not (failed or ours or seen_before or rolled_back):
+                self.finish(FAILED, f"no deployment of {target} appeared; the service runs {st.primary}")
+            elif failed or rolled_back or st.primary == revision(self.target.previous_task_definition):
                 prefix = f"{why.rstrip('.')}; " if why else ""
                 self.finish(ROLLED_BACK_BY_ECS, f"{prefix}ECS rolled back to {st.primary}")
             else:
@@ -318,17 +330,20 @@ def wait_for_services(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    visibility_grace: float = 10.0,
 ) -> dict[str, ServiceOutcome]:
     """Wait for every target in one loop; returns {service: ServiceOutcome} in target order.
 
     ``on_poll(statuses)`` is called after every poll with one :class:`ServiceStatus` per target. With ``fail_fast``
-    the wait ends as soon as one service failed; services still in progress are then ABORTED.
+    the wait ends as soon as one service failed; services still in progress are then ABORTED. If a poll shows
+    another primary deployment and no trace of ours (ECS's API is eventually consistent right after UpdateService),
+    the verdict waits up to ``visibility_grace`` seconds; once ours was seen, a change of primary is judged at once.
     """
     rng = rng or random.Random()
     start = clock()
     deadline = start + timeout
     wall = datetime.now(UTC)
-    trackers = {t.service: _Tracker(t, wall, start) for t in targets}
+    trackers = {t.service: _Tracker(t, wall, start, visibility_grace) for t in targets}
     while True:
         active = [tr for tr in trackers.values() if not tr.status.finished]
         found, failures = describe_services(ecs, cluster, [tr.target.service for tr in active])

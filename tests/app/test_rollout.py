@@ -192,11 +192,27 @@ def test_primary_deployment_no_longer_ours_means_ecs_rolled_back(sandbox):
         assert time.monotonic() < deadline, "the sandbox never rolled back"
         time.sleep(0.1)
     rec = Recorder(ecs)
-    again = wait_for_services(ecs, sandbox.names.cluster, [target], on_poll=rec, **FAST)[target.service]
-    assert len(rec.polls) == 1  # known on the first poll
+    again = wait_for_services(ecs, sandbox.names.cluster, [target], on_poll=rec, visibility_grace=0, **FAST)
+    again = again[target.service]
+    assert len(rec.polls) == 1  # known on the first poll (no grace for a deployment that is not visible yet)
     assert again.state == ROLLED_BACK_BY_ECS
     assert again.reason.endswith(f"ECS rolled back to {revision(target.previous_task_definition)}")
     assert again.primary_task_definition == revision(target.previous_task_definition)
+
+
+def test_a_deployment_that_never_appears_is_not_called_a_rollback(sandbox):
+    # No UpdateService was made: the service keeps its old primary and shows no trace of ours or of a rollback.
+    [target] = targets_for(sandbox, {"gunicorn": "v1.2.3"})
+    rec = Recorder(sandbox.client("ecs"))
+    o = wait_for_services(
+        sandbox.client("ecs"), sandbox.names.cluster, [target], on_poll=rec, visibility_grace=0.5, **FAST
+    )[target.service]
+    assert len(rec.polls) > 1  # the verdict waited for the eventual-consistency grace
+    assert all(poll[0].state == IN_PROGRESS for poll in rec.polls[:-1])
+    assert o.state == FAILED
+    assert o.reason == f"no deployment of {revision(target.task_definition)} appeared; the service runs " + (
+        revision(target.previous_task_definition)
+    )
 
 
 def test_failed_rollout_without_ecs_rollback_is_failed(sandbox):
