@@ -319,6 +319,16 @@ def _essential_container(rendered: Mapping[str, Any], candidates: list[str]) -> 
     return (essential or candidates)[0]
 
 
+def replan_command(plan: ReleasePlan) -> str:
+    """The ``inv app.plan`` command that makes this plan again from today's state."""
+    words = ["inv", "app.plan", "--env", plan.env, "--tag", str(plan.inputs.get("tag"))]
+    if plan.inputs.get("frontend_tag"):
+        words += ["--frontend-tag", str(plan.inputs["frontend_tag"])]
+    if plan.inputs.get("backend_only"):
+        words.append("--backend-only")
+    return shlex.join([*words, "--out", "FILE"])
+
+
 def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> None:
     """Refuse (RefusedError, exit 3) when live state moved since ``plan`` was made; every drift is named.
 
@@ -334,6 +344,8 @@ def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> Non
     if reuse_fresh and plan.made_at is not None and time.monotonic() - plan.made_at < FRESH_SECONDS:
         return
     drift: list[str] = []
+    newer: list[str] = []
+    moved: list[str] = []
     identity = caller_identity(aws)
     if identity["Account"] != plan.account:
         raise RefusedError(
@@ -368,9 +380,7 @@ def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> Non
             continue
         arn = described["taskDefinition"]["taskDefinitionArn"]
         if arn != fam["current_arn"]:
-            drift.append(
-                f"{fam['family']} has a newer revision {short(arn)} (planned from {short(fam['current_arn'])})"
-            )
+            newer.append(f"{short(arn)} (planned from :{revision_of(fam['current_arn'])})")
             continue
         full = unmask(fam["rendered"], render(described, image_map))
         if full is None:
@@ -392,9 +402,9 @@ def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> Non
             drift.append(f"service {svc['service']} is {live.get('status') if live else 'MISSING'}")
             continue
         if live.get("taskDefinition") != svc["current_task_definition"]:
-            drift.append(
-                f"{svc['service']} now runs {short(live.get('taskDefinition'))} "
-                f"(planned from {short(svc['current_task_definition'])})"
+            moved.append(
+                f"{svc['service']} runs {short(live.get('taskDefinition'))} "
+                f"(planned from :{revision_of(svc['current_task_definition'])})"
             )
         if int(live.get("desiredCount", 0)) != int(svc["current_desired"]):
             drift.append(
@@ -403,11 +413,15 @@ def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> Non
         busy = deployment_in_progress(live)
         if busy and not plan.inputs.get("force"):
             drift.append(f"{svc['service']} has a deployment in progress ({busy})")
+    if newer:
+        drift.insert(0, "newer task-definition revisions: " + ", ".join(newer))
+    if moved:
+        drift.append("services run other revisions: " + ", ".join(moved))
     if drift:
-        raise RefusedError(
-            f"live state drifted since the plan was made ({plan.created_at}): " + "; ".join(drift),
-            hint=f"make a new plan: inv app.plan --env {plan.env} --tag {plan.inputs.get('tag')} --out FILE",
-        )
+        hint = f"make a new plan: {replan_command(plan)}"
+        if len(moved) == len(plan.services):
+            hint = f"was this plan applied already? check `inv app.status --env {plan.env}`; else {hint}"
+        raise RefusedError(f"live state drifted since the plan was made ({plan.created_at}): " + "; ".join(drift), hint)
     for name, full in restored.items():
         plan.families[name]["rendered"] = full
     plan.redacted = False

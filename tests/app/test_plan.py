@@ -154,8 +154,19 @@ def test_newer_revision_since_the_plan_is_drift(alpha, saved):
     arn = register(ecs, render(latest_definition(ecs, "alpha-default"), {}))
     with pytest.raises(RefusedError) as exc:
         check_drift(alpha.fresh_aws(), saved())
-    assert f"alpha-default has a newer revision {arn.rsplit('/', 1)[-1]}" in exc.value.message
+    assert f"newer task-definition revisions: {arn.rsplit('/', 1)[-1]} (planned from :1)" in exc.value.message
     assert exc.value.status == 3 and "inv app.plan --env alpha --tag v1.2.3" in exc.value.hint
+
+
+def test_applying_a_plan_twice_is_refused_with_a_hint(alpha, saved):
+    ecs = alpha.client("ecs")
+    for name in ("gunicorn", "default", "beat", "web-ui"):
+        arn = register(ecs, render(latest_definition(ecs, f"alpha-{name}"), {}))
+        ecs.update_service(cluster="alpha-cluster", service=f"alpha-{name}", taskDefinition=arn)
+    with pytest.raises(RefusedError) as exc:
+        check_drift(alpha.fresh_aws(), saved())
+    assert "services run other revisions: alpha-gunicorn runs alpha-gunicorn:2 (planned from :1)" in exc.value.message
+    assert "applied already" in exc.value.hint
 
 
 def test_service_changed_since_the_plan_is_drift(alpha, saved):
@@ -193,7 +204,7 @@ def test_fresh_plan_is_not_read_again_unless_asked(alpha):
     assert aws.calls == []  # made moments ago in this process: its reads are current
     ecs = alpha.client("ecs")
     register(ecs, render(latest_definition(ecs, "alpha-beat"), {}))
-    with pytest.raises(RefusedError, match="alpha-beat has a newer revision"):
+    with pytest.raises(RefusedError, match=r"newer task-definition revisions: alpha-beat:2 \(planned from :1\)"):
         check_drift(aws, plan, reuse_fresh=False)
 
 
