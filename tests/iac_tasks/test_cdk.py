@@ -158,6 +158,20 @@ def test_diff_task_end_to_end_exit_3(synthesized, capsys, monkeypatch, tmp_path)
     assert not (tmp_path / "plans" / "cdk-base-dev.json").exists(), "a refused diff is not a reviewed diff"
 
 
+@needs_cdk
+def test_real_diff_without_credentials_is_one_clear_error(synthesized, monkeypatch, tmp_path):
+    """The real CLI asked to diff against the deployed stack with no credentials anywhere (IMDS disabled)."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    with pytest.raises(ConfigError, match="cdk diff failed: no AWS credentials") as exc:
+        synthesized["stack"].compare()
+    assert "OIDC" in exc.value.hint
+
+
 # --- deploy / destroy against a fake CLI --------------------------------------------------------------------
 
 FAKE = """#!{python}
