@@ -153,11 +153,11 @@ def test_terraform_validate(root, tf_init):
     assert result.returncode == 0, f"terraform validate failed in {root}:\n{result.stdout}\n{result.stderr}"
 
 
-@pytest.mark.parametrize("root", ["modules/app", "live/app"])
+@pytest.mark.parametrize("root", ["modules/app", "modules/base", "live/app"])
 def test_terraform_test_with_mocked_aws(root, tf_init):
     """`terraform test` (tests/*.tftest.hcl, mocked AWS): modules/app creates the stack, re-applies it with a
-    changed task definition and checks every service still runs what it ran; live/app refuses the wrong
-    workspace."""
+    changed task definition and checks every service still runs what it ran; modules/base re-applies and keeps
+    the DB password; live/app refuses the wrong workspace."""
     workdir, env = tf_init(root)
     result = run_tf(f"-chdir={workdir}", "test", "-no-color", env=env)
     assert result.returncode == 0, f"terraform test failed in {root}:\n{result.stdout}\n{result.stderr}"
