@@ -121,6 +121,7 @@ def run_demo(
     env: str = "alpha",
     inv: str | None = None,
     sandbox_factory: Callable[[], Any] | None = None,
+    time_scale: float | None = None,
 ) -> list[StepResult]:
     """Run the story on a fresh sandbox; return the step results (the caller decides the exit code)."""
     from .sandbox import Sandbox
@@ -128,7 +129,7 @@ def run_demo(
 
     out = out or sys.stdout
     inv = inv or str(Path(sys.executable).with_name("inv"))
-    factory = sandbox_factory or (lambda: Sandbox(port=0, app_env=env))
+    factory = sandbox_factory or (lambda: Sandbox(port=0, app_env=env, time_scale=time_scale))
     results: list[StepResult] = []
     with factory() as sandbox:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "UBLOG_", "GITHUB_"))}
