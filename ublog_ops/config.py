@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "domain": "example.com",
         "dir": "iac",  # where terraform/, pulumi/, cdk/ live (relative to the working directory)
         "plan_dir": ".iac-plans",  # saved plans / previews / cloud assemblies + their JSON summaries
-        "backend_config": None,  # mapping: terraform -backend-config pairs used instead of the S3 settings
+        "backend_config": {},  # terraform -backend-config pairs used instead of the S3 settings when not empty
     },
     "sandbox": {"host": "127.0.0.1", "port": 5055, "behaviour": None, "dir": ".sandbox"},
     "runbook": {"dir": None, "runs_dir": None},  # default: ./runbooks (else the repo's), runs under dir/runs
