@@ -437,13 +437,17 @@ def describe_plan(plan: ReleasePlan) -> str:
         f"cluster {plan.cluster}",
         f"made {plan.created_at} by {plan.created_by}",
         "",
-        "Images:",
     ]
+    registries = {img["uri"].split("/", 1)[0] for img in plan.images.values() if "/" in img["uri"]}
+    registry = registries.pop() if len(registries) == 1 else None
+    lines.append(f"Images (registry {registry}, shown as …/ below):" if registry else "Images:")
     for kind, img in plan.images.items():
         lines.append(f"  {kind:<9} {img['repository']}:{img['tag']}  {img['digest']}")
     lines += ["", "Task definitions (a new revision of each is registered; none is deregistered):"]
     for fam in plan.families.values():
         changes = fam.get("diff_values") or fam.get("diff") or []
+        if registry:
+            changes = [c.replace(f"{registry}/", "…/") for c in changes]
         lines.append(f"  {short(fam['current_arn'])} -> {fam['family']}:<new>  ({len(changes)} change(s))")
         lines += [f"      {c}" for c in changes] or ["      no field changes (same image)"]
     pre = plan.pre_update

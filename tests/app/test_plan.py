@@ -88,6 +88,8 @@ def test_values_appear_only_with_show_values(alpha):
 def test_describe_plan_tells_what_will_happen(alpha):
     text = describe_plan(make_plan(alpha.aws, alpha.cfg, "v1.2.3"))
     assert "alpha-gunicorn:1 -> alpha-gunicorn:<new>" in text
+    assert "~ containerDefinitions[gunicorn].image: …/ublog-backend:v1.2.2 -> …/ublog-backend:v1.2.3" in text
+    assert "Images (registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com, shown as …/ below):" in text
     assert "ublog-backend:v1.2.3  sha256:" in text
     assert "Pre-update: one task of alpha-backend_update (container backend_update), command: python manage.py" in text
     assert "alpha-web-ui" in text and "desired 1 (kept)" in text
