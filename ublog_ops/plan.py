@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .aws import Aws
+from .aws import Aws, client_error_code
 from .config import Config
 from .errors import ConfigError, RefusedError, UblogError
 from .lock import default_owner
@@ -394,7 +394,12 @@ def check_drift(aws: Aws, plan: ReleasePlan, *, reuse_fresh: bool = True) -> Non
     arns = [s["service"] for s in plan.services.values()]
     found: dict[str, dict[str, Any]] = {}
     for i in range(0, len(arns), 10):
-        out = ecs.describe_services(cluster=plan.cluster, services=arns[i : i + 10])
+        try:
+            out = ecs.describe_services(cluster=plan.cluster, services=arns[i : i + 10])
+        except Exception as exc:
+            if client_error_code(exc) != "ClusterNotFoundException":
+                raise
+            raise RefusedError(f"cluster {plan.cluster} of the plan does not exist", hint=None) from None
         found.update({s["serviceName"]: s for s in out.get("services", [])})
     for svc in plan.services.values():
         live = found.get(svc["service"])

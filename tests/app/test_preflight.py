@@ -123,3 +123,17 @@ def test_held_lock_is_refused_even_with_force_and_an_expired_one_is_a_warning(al
     pf = preflight(alpha.fresh_aws(), alpha.cfg, "v1.2.3")
     assert pf.lock_holder["owner"] == "old-ci"
     assert any("expired deploy lock of old-ci" in w for w in pf.warnings)
+
+
+def test_missing_credentials_are_bad_config_not_a_crash(monkeypatch, tmp_path, make_cfg):
+    from ublog_ops.aws import Aws
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
+    with pytest.raises(ConfigError, match="no AWS credentials") as exc:
+        preflight(Aws(region="eu-west-1"), make_cfg(), "v1.2.3")
+    assert exc.value.status == 2 and "aws sso login" in exc.value.hint
