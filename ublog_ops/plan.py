@@ -88,7 +88,8 @@ class ReleasePlan:
             fam = dict(entry)
             if redact:
                 fam["rendered"] = mask_values(fam["rendered"])
-                fam.pop("diff_values", None)
+                for key in [k for k in fam if k.endswith("_values")]:
+                    del fam[key]
             families[name] = fam
         return {
             "version": self.version,
@@ -207,6 +208,31 @@ def pre_update_command(cfg: Config) -> list[str] | None:
     raise ConfigError("pre_update.command must be a string or a list of strings", hint="see .env.example")
 
 
+def desired_counts(cfg: Config) -> dict[str, int]:
+    """``ublog.desired_counts`` per service (used for services at 0); ConfigError unless each is an int >= 1."""
+    counts = {}
+    for name in SERVICES:
+        try:
+            counts[name] = cfg.desired_count(name)
+        except (TypeError, ValueError):
+            raise ConfigError(f"desired count for {name} is not a number", hint=f"fix desired_counts.{name}") from None
+        if counts[name] < 1:
+            raise ConfigError(f"desired count for {name} is {counts[name]}", hint=f"set desired_counts.{name} >= 1")
+    return counts
+
+
+def _diff_from_running(ecs: Any, fam: dict[str, Any], running_arn: str | None, show_values: bool) -> None:
+    """The service runs an older (or other) revision than the family's latest: also diff against what it runs."""
+    if not running_arn:
+        return
+    described = ecs.describe_task_definition(taskDefinition=running_arn, include=["TAGS"])
+    before = render(described, {})
+    fam["running_arn"] = running_arn
+    fam["diff_from_running"] = diff(before, fam["rendered"], show_values=False)
+    if show_values:
+        fam["diff_from_running_values"] = diff(before, fam["rendered"], show_values=True)
+
+
 def make_plan(
     aws: Aws,
     cfg: Config,
@@ -218,6 +244,7 @@ def make_plan(
 ) -> ReleasePlan:
     """Preflight + render: the release plan for ``tag``. Makes no mutating AWS call."""
     command = pre_update_command(cfg)  # config errors before any AWS call
+    configured = desired_counts(cfg)
     pf = preflight(aws, cfg, tag, frontend_tag=frontend_tag, backend_only=backend_only, force=force)
     names: Names = cfg.names()
     ecs = aws.client("ecs")
@@ -261,9 +288,7 @@ def make_plan(
             continue
         svc = pf.services[name]
         current = int(svc.get("desiredCount", 0))
-        target = current if current > 0 else cfg.desired_count(name)
-        if target < 1:
-            raise ConfigError(f"desired count for {name} is {target}", hint=f"set ublog.desired_counts.{name} >= 1")
+        target = current if current > 0 else configured[name]
         running_td = svc.get("taskDefinition")
         latest = families[name]["current_arn"]
         if running_td != latest:
@@ -271,6 +296,7 @@ def make_plan(
                 f"{svc['serviceName']} runs {short(running_td)}, the family's latest is {short(latest)}: "
                 f"the new revision is rendered from {short(latest)}"
             )
+            _diff_from_running(ecs, families[name], running_td, show_values)
         services[name] = {
             "service": svc["serviceName"],
             "family": families[name]["family"],
@@ -455,6 +481,12 @@ def describe_plan(plan: ReleasePlan) -> str:
             changes = [c.replace(f"{registry}/", "…/") for c in changes]
         lines.append(f"  {short(fam['current_arn'])} -> {fam['family']}:<new>  ({len(changes)} change(s))")
         lines += [f"      {c}" for c in changes] or ["      no field changes (same image)"]
+        if fam.get("running_arn"):
+            running = fam.get("diff_from_running_values") or fam.get("diff_from_running") or []
+            if registry:
+                running = [c.replace(f"{registry}/", "…/") for c in running]
+            lines.append(f"    the service runs {short(fam['running_arn'])}; compared with that:")
+            lines += [f"      {c}" for c in running]
     pre = plan.pre_update
     if pre:
         if pre.get("command"):

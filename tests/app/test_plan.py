@@ -106,6 +106,37 @@ def test_desired_count_zero_takes_the_configured_count(alpha, make_cfg):
     assert "desired 0 -> 2 (from config)" in describe_plan(plan)
 
 
+def test_service_behind_its_family_is_diffed_against_what_it_runs(alpha):
+    ecs = alpha.client("ecs")
+    newer = render(latest_definition(ecs, "alpha-gunicorn"), {})
+    newer["containerDefinitions"][0]["environment"].append({"name": "FEATURE_TOKEN", "value": "tok-31337-secret"})
+    register(ecs, newer)  # registered by the IaC, the service not updated yet
+
+    plan = make_plan(alpha.aws, alpha.cfg, "v1.2.3")
+    gun = plan.families["gunicorn"]
+    assert gun["current_revision"] == 2 and gun["running_arn"].endswith("alpha-gunicorn:1")
+    assert any(
+        "alpha-gunicorn runs alpha-gunicorn:1, the family's latest is alpha-gunicorn:2" in w for w in plan.warnings
+    )
+    assert len(gun["diff"]) == 1  # vs the latest revision: only the image
+    added = [line for line in gun["diff_from_running"] if "FEATURE_TOKEN" in line]
+    assert added and MASK in added[0]
+    text = describe_plan(plan)
+    assert "the service runs alpha-gunicorn:1; compared with that:" in text and "FEATURE_TOKEN" in text
+    assert "tok-31337-secret" not in text and "tok-31337-secret" not in plan.to_json()
+    assert alpha.aws.mutating_calls() == []
+
+    shown = make_plan(alpha.fresh_aws(), alpha.cfg, "v1.2.3", show_values=True)
+    assert "tok-31337-secret" in describe_plan(shown)
+    assert "tok-31337-secret" not in shown.to_json()  # a saved/printed plan never has them unless redact=False
+
+
+def test_bad_configured_desired_count_is_rejected_before_any_aws_call(alpha, make_cfg):
+    with pytest.raises(ConfigError, match="desired count for beat is 0"):
+        make_plan(alpha.aws, make_cfg(**{"desired_counts.beat": 0}), "v1.2.3")
+    assert alpha.aws.calls == []
+
+
 def test_backend_only_plan_leaves_web_ui_alone(alpha):
     plan = make_plan(alpha.aws, alpha.cfg, "v1.2.3", backend_only=True)
     assert set(plan.families) == FAMILIES - {"web-ui"}
