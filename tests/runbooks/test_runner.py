@@ -258,17 +258,19 @@ def test_env_file_is_loaded_before_each_step_and_its_secrets_masked(tmp_path):
     ```bash {name=write mutates=false}
     mkdir -p .state
     printf 'export SVC_URL=http://127.0.0.1:9\\nexport SVC_SECRET_KEY=s3cr3t-from-file\\n' > .state/env
+    echo 'unset OLD_PROFILE' >> .state/env
     echo "export SVC_SECRET_KEY=s3cr3t-from-file"
     ```
 
     ```bash {name=use mutates=false}
-    echo "url=$SVC_URL secret=$SVC_SECRET_KEY"
+    echo "url=$SVC_URL secret=$SVC_SECRET_KEY profile=${OLD_PROFILE:-unset}"
     ```
     """
-    runner, out = make(tmp_path, text=text)
+    runner, out = make(tmp_path, text=text, environ={"PATH": os.environ["PATH"], "OLD_PROFILE": "prod"})
     result = runner.run()
     assert result.outcome == "succeeded"
     assert "url=http://127.0.0.1:9" in out.getvalue()
+    assert "profile=unset" in out.getvalue()  # `unset` lines of the env file are honoured
     record = result.record_path.read_text()
     assert "s3cr3t-from-file" not in out.getvalue()
     assert "s3cr3t-from-file" not in record

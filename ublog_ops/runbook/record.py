@@ -28,7 +28,7 @@ ICONS = {
     "interrupted": "⛔",
     "timeout": "⏱️",
     "not-run": "▫️",
-    "dry-run": "📝",
+    "running": "⏳",
 }
 
 
@@ -52,7 +52,7 @@ def who() -> dict[str, str]:
 class StepResult:
     number: int
     name: str
-    status: str  # ok | failed | skipped | interrupted | timeout | not-run
+    status: str  # running | ok | failed | skipped | interrupted | timeout | not-run
     command: str  # resolved (and masked) command that ran, or would have run
     mutates: bool
     expected: int

@@ -251,22 +251,26 @@ class Runner:
             os.unlink(path)
 
     # --- execution -------------------------------------------------------------------------------------------
-    def env_file_values(self) -> dict[str, str]:
-        """Variables of the runbook's env_file (if it exists now); secret-looking ones join the masker."""
+    def env_file_values(self) -> dict[str, str | None]:
+        """Variables of the runbook's env_file (if it exists now): ``export K=V`` / ``K=V`` set, ``unset A B``
+        removes (value None) — the shell-sourceable file `inv sandbox.up` writes. Secret-looking values join the
+        masker."""
         if not self.book.env_file:
             return {}
         path = self.cwd / P.render(self.book.env_file, self.values).strip("'\"")
         if not path.is_file():
             return {}
-        from dotenv import dotenv_values
-
-        loaded = {k: v for k, v in dotenv_values(path).items() if v is not None}
-        self.mask.add(secret_env_values(loaded))
+        loaded = parse_env_file(path.read_text(encoding="utf-8", errors="replace"))
+        self.mask.add(secret_env_values({k: v for k, v in loaded.items() if v is not None}))
         return loaded
 
     def step_environ(self, step: Step) -> dict[str, str]:
         env = dict(self.environ)
-        env.update(self.env_file_values())
+        for key, value in self.env_file_values().items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         bindir = str(Path(sys.executable).parent)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         env["PYTHONUNBUFFERED"] = "1"
@@ -276,7 +280,7 @@ class Runner:
 
     def _execute(self, step: Step, command: str, res: StepResult) -> None:
         tail: deque[str] = deque(maxlen=self.tail_lines)
-        res.started_at = now()
+        res.started_at, res.status = now(), "running"
         self._save(res)
         proc = subprocess.Popen(
             ["bash", "-eo", "pipefail", "-c", command],
@@ -313,7 +317,7 @@ class Runner:
             except queue.Empty:
                 pass
             except KeyboardInterrupt:
-                if not res.status:
+                if res.status == "running":
                     res.status = "interrupted"
                     self._say("\ninterrupted: stopping the step (Ctrl-C again is ignored while it stops)")
                     stopping = self._stop(proc, signal.SIGINT)
@@ -323,7 +327,7 @@ class Runner:
                 exited_at = exited_at or t
                 if t - exited_at > DRAIN:
                     break
-            if deadline and t > deadline and not res.status:
+            if deadline and t > deadline and res.status == "running":
                 res.status = "timeout"
                 self._say(f"step {step.number} ran longer than {step.timeout:g}s: stopping it")
                 stopping = self._stop(proc, signal.SIGTERM)
@@ -336,7 +340,7 @@ class Runner:
         res.exit_code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         self.env_file_values()  # the step may have written it (sandbox.up): mask what it holds in the record too
         res.output_tail = [self.mask(line) for line in tail]
-        if not res.status:
+        if res.status == "running":
             res.status = "ok" if res.exit_code == step.expect else "failed"
         verdict = {
             "ok": "as expected",
@@ -407,6 +411,28 @@ class Runner:
         for step in steps:
             self.console.print(step_panel(step, self.mask(self.command(step)), total))
         return RunResult(outcome="dry-run", exit_code=0)
+
+
+def parse_env_file(text: str) -> dict[str, str | None]:
+    """``export K=V`` / ``K=V`` (shell-quoted values) and ``unset A B`` lines; comments and anything else ignored."""
+    out: dict[str, str | None] = {}
+    for line in text.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        if not words:
+            continue
+        if words[0] == "unset":
+            out.update(dict.fromkeys(words[1:]))
+            continue
+        if words[0] == "export":
+            words = words[1:]
+        for word in words:
+            key, eq, value = word.partition("=")
+            if eq and key.isidentifier():
+                out[key] = value
+    return out
 
 
 def _isatty(stream: IO[str]) -> bool:
