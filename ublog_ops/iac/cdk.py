@@ -18,7 +18,6 @@ environment) and CDK's own prompt cannot be answered non-interactively.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from typing import IO, Any
 
 from ..config import Config
 from ..errors import ConfigError, RefusedError
+from .artifacts import file_sha256
 from .runner import Result, ToolFailed, find_binary, run, strip_ansi
 from .summary import Change, PlanSummary, Reporter, merge_changes
 
@@ -197,10 +197,6 @@ class Cdk:
         return self._run("destroy", "destroy", "--app", str(assembly), sid, "--force")
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class CdkStack:
     """One CDK stack (``{env}-{stack}``) with its reviewed assembly under the plan dir."""
 
@@ -247,7 +243,7 @@ class CdkStack:
             if report:
                 report(summary)
         data = summary.to_dict()
-        data["template_sha256"] = _sha(self.template_file)
+        data["template_sha256"] = file_sha256(self.template_file)
         self.summary_file.write_text(json.dumps(data, indent=2) + "\n")
         return summary
 
@@ -268,7 +264,7 @@ class CdkStack:
                 hint=f"run `inv cdk.diff --stack {self.stack} --env {self.env}` first and review it",
             )
         data = json.loads(self.summary_file.read_text())
-        if data.get("template_sha256") != _sha(self.template_file):
+        if data.get("template_sha256") != file_sha256(self.template_file):
             raise RefusedError(f"the synthesized template of {self.id} changed after review", hint="run cdk.diff again")
         reviewed = PlanSummary.from_dict(data)
         fresh = self.compare(template)

@@ -13,16 +13,15 @@ is the plan that runs, and Terraform itself refuses it if the state moved on sin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from ..config import Config
 from ..errors import ConfigError
+from .artifacts import file_sha256, read_sidecar, write_sidecar
 from .runner import Result, find_binary, run
 from .summary import Change, PlanSummary, Reporter, merge_changes
 
@@ -215,34 +214,6 @@ def summarize(plan: Mapping[str, Any], *, stack: str, env: str, operation: str =
         text=text,
         source="terraform show -json",
     )
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_sidecar(summary: PlanSummary, plan_file: Path, sidecar: Path, **meta: Any) -> Path:
-    """Save the summary next to the plan, with what the apply step checks: plan checksum, stack, env."""
-    data = summary.to_dict()
-    data["plan"] = {
-        "file": plan_file.name,
-        "sha256": file_sha256(plan_file),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **meta,
-    }
-    sidecar.parent.mkdir(parents=True, exist_ok=True)
-    sidecar.write_text(json.dumps(data, indent=2) + "\n")
-    return sidecar
-
-
-def read_sidecar(sidecar: Path) -> dict[str, Any] | None:
-    if not sidecar.is_file():
-        return None
-    return json.loads(sidecar.read_text())
 
 
 # --- the task-level operations (init / plan / apply / destroy of one stack in one env) ------------------------
