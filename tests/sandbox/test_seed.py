@@ -98,3 +98,17 @@ def test_families_and_services_as_the_iac_defines_them(sandbox):
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/ecs/alpha/")["logGroups"]
     assert sorted(g["logGroupName"] for g in groups) == sorted(names.log_group(n) for n in FAMILIES)
     assert {g["retentionInDays"] for g in groups} == {ic.LOG_RETENTION_DAYS}
+
+
+def test_fast_reset_recovers_after_mock_aws_wiped_the_process_state(sandbox):
+    """moto's mock_aws (used by other tests in the same process) resets every moto backend; the next fast reset
+    must notice that the base network is gone and seed it again."""
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("ec2").describe_vpcs()
+    sandbox.reset(full=False)
+    ecs = boto3.client("ecs")
+    assert len(ecs.list_services(cluster="alpha-cluster")["serviceArns"]) == 4
+    subnets = boto3.client("ec2").describe_subnets(SubnetIds=list(sandbox.seeded.private_subnets))["Subnets"]
+    assert len(subnets) == 2

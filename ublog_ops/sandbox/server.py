@@ -149,7 +149,7 @@ class Sandbox:
 
         with self._lock:
             self.model = None
-            keep = not full and self._infra is not None
+            keep = not full and self._infra is not None and self._infra_intact()
             if keep:
                 for backends in list(BackendDict._instances):
                     if backends.service_name not in INFRA_SERVICES:
@@ -171,6 +171,17 @@ class Sandbox:
             finally:
                 model.seeding = False
             self.model = model
+
+    def _infra_intact(self) -> bool:
+        """Is the base network of the last full reset still there (moto's ``mock_aws`` in this process wipes it)?"""
+        from moto.ec2.models import ec2_backends
+
+        from .seed import ACCOUNT
+
+        ec2 = ec2_backends[ACCOUNT][self.region]
+        infra = self._infra or {}
+        subnets = {sid for zone in ec2.subnets.values() for sid in zone}
+        return infra.get("vpc_id") in ec2.vpcs and set(infra.get("private_subnets", ())) <= subnets
 
     def set_behaviour(
         self, behaviour: str | Path | Mapping[str, Any] | Behaviour | None, time_scale: float | None = None
