@@ -65,6 +65,7 @@ def test_list_and_show(books, capsys):
     assert "Prose for the operator." in out
     assert "step 1/2 · look · read-only" in out and "step 2/2 · change · changes something" in out
     assert 'echo "look beta n=1"' in out  # resolved with the given parameters
+    assert "matches [a-z]+" in out  # patterns are shown literally, not eaten as rich markup
 
 
 def test_run_with_yes_fails_at_step_2_with_its_code_resume_and_record(books, capsys):

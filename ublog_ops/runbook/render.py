@@ -61,7 +61,8 @@ def params_table(book: Runbook, values: Mapping[str, Any] | None = None) -> Tabl
             shown = "***" if p.secret else _plain(values.get(name))
         else:
             shown = "—" if p.default is None else _plain(p.default)
-        table.add_row(f"--{name}" if name in ("env", "tag") else name, shown, ", ".join(rules), p.help)
+        cells = (f"--{name}" if name in ("env", "tag") else name, shown, ", ".join(rules), p.help)
+        table.add_row(*(Text(cell) for cell in cells))  # Text: patterns like [a-z] are not rich markup
     return table
 
 
