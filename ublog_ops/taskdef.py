@@ -129,7 +129,7 @@ def render(described: Mapping[str, Any], images: Mapping[str, str]) -> dict[str,
 
 def register(ecs: Any, kwargs: Mapping[str, Any]) -> str:
     """Register rendered kwargs; returns the new revision's ARN. Refuses kwargs whose values were masked."""
-    masked = [path for path, _ in _masked_leaves(kwargs) if _ == MASK]
+    masked = [path for path, value in _masked_leaves(kwargs) if value == MASK]
     if masked:
         raise ConfigError(
             f"task definition {kwargs.get('family')} still has masked values ({', '.join(masked[:3])})",
@@ -142,10 +142,18 @@ def register(ecs: Any, kwargs: Mapping[str, Any]) -> str:
 
 
 def _masked_leaves(kwargs: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """(path, value) of every environment value and secret reference (a masked list or entry yields MASK)."""
     for c in kwargs.get("containerDefinitions", []):
         for field, (key, value_key) in MASKED_LISTS.items():
-            for entry in c.get(field) or []:
-                yield f"{c.get('name')}.{field}[{entry.get(key)}]", entry.get(value_key)
+            entries = c.get(field) or []
+            if not isinstance(entries, list):
+                yield f"{c.get('name')}.{field}", entries
+                continue
+            for entry in entries:
+                if isinstance(entry, Mapping):
+                    yield f"{c.get('name')}.{field}[{entry.get(key)}]", entry.get(value_key)
+                else:
+                    yield f"{c.get('name')}.{field}[?]", entry
 
 
 def mask_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,8 +166,14 @@ def mask_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _mask_container(container: dict[str, Any]) -> None:
     for field, (_, value_key) in MASKED_LISTS.items():
-        for entry in container.get(field) or []:
-            if value_key in entry:
+        entries = container.get(field) or []
+        if not isinstance(entries, list):
+            container[field] = MASK
+            continue
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                entries[i] = MASK
+            elif value_key in entry:
                 entry[value_key] = MASK
 
 
