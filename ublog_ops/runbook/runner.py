@@ -15,14 +15,10 @@
 from __future__ import annotations
 
 import os
-import queue
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +29,7 @@ from ..errors import ExitStatus
 from . import params as P
 from .mask import Masker, secret_env_values
 from .parser import Runbook, Step
+from .process import parse_env_file, run_streaming
 from .record import MAX_LINE, TAIL_LINES, RunRecord, StepResult, new_record_path, now
 from .render import console_for, step_panel
 
@@ -48,10 +45,6 @@ ANSWERS = {
     "q": "quit",
     "quit": "quit",
 }
-#: Seconds a stopped step gets after SIGINT/SIGTERM before the next, harder signal.
-GRACE = 30.0
-#: Seconds to keep reading output after the step's shell exited (background children may hold the pipe).
-DRAIN = 1.0
 
 
 @dataclass
@@ -282,66 +275,28 @@ class Runner:
         tail: deque[str] = deque(maxlen=self.tail_lines)
         res.started_at, res.status = now(), "running"
         self._save(res)
-        proc = subprocess.Popen(
-            ["bash", "-eo", "pipefail", "-c", command],
-            cwd=self.cwd,
-            env=self.step_environ(step),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        lines: queue.Queue[bytes | None] = queue.Queue()
 
-        def pump() -> None:
-            assert proc.stdout is not None
-            for raw in iter(proc.stdout.readline, b""):
-                lines.put(raw)
-            lines.put(None)
+        def on_line(line: str) -> None:
+            text = self.mask(line)
+            self.out.write(text + "\n")
+            self.out.flush()
+            tail.append(text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …")
+            res.output_lines += 1
 
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        deadline = time.monotonic() + step.timeout if step.timeout else None
-        stopping: list[tuple[float, int]] = []  # (when, signal) escalation plan once we decided to stop
-        exited_at: float | None = None
-        while True:
-            try:
-                raw = lines.get(timeout=0.2)
-                if raw is None:
-                    break
-                text = self.mask(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                self.out.write(text + "\n")
-                self.out.flush()
-                tail.append(text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …")
-                res.output_lines += 1
-            except queue.Empty:
-                pass
-            except KeyboardInterrupt:
-                if res.status == "running":
-                    res.status = "interrupted"
-                    self._say("\ninterrupted: stopping the step (Ctrl-C again is ignored while it stops)")
-                    stopping = self._stop(proc, signal.SIGINT)
-            t = time.monotonic()
-            if proc.poll() is not None:
-                # A background process the step started (a server) may keep the pipe open: drain briefly, go on.
-                exited_at = exited_at or t
-                if t - exited_at > DRAIN:
-                    break
-            if deadline and t > deadline and res.status == "running":
-                res.status = "timeout"
+        def on_stop(reason: str) -> None:
+            if reason == "timeout":
                 self._say(f"step {step.number} ran longer than {step.timeout:g}s: stopping it")
-                stopping = self._stop(proc, signal.SIGTERM)
-            if stopping and t >= stopping[0][0]:
-                _, sig = stopping.pop(0)
-                _killpg(proc, sig)
-        proc.wait()
-        reader.join(timeout=0.5)
+            else:
+                self._say("\ninterrupted: stopping the step (Ctrl-C again is ignored while it stops)")
+
+        done = run_streaming(
+            command, cwd=self.cwd, env=self.step_environ(step), on_line=on_line, on_stop=on_stop, timeout=step.timeout
+        )
         res.ended_at = now()
-        res.exit_code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        res.exit_code = done.exit_code
         self.env_file_values()  # the step may have written it (sandbox.up): mask what it holds in the record too
         res.output_tail = [self.mask(line) for line in tail]
-        if res.status == "running":
-            res.status = "ok" if res.exit_code == step.expect else "failed"
+        res.status = done.stopped or ("ok" if res.exit_code == step.expect else "failed")
         verdict = {
             "ok": "as expected",
             "failed": f"FAILED (expected exit {step.expect})",
@@ -353,11 +308,6 @@ class Runner:
             f"[{style}]→ step {step.number} ({step.name}): exit {res.exit_code}, {verdict}, "
             f"{res.duration_s or 0:.1f}s[/{style}]"
         )
-
-    def _stop(self, proc: subprocess.Popen[bytes], first: int) -> list[tuple[float, int]]:
-        _killpg(proc, first)
-        t = time.monotonic()
-        return [(t + GRACE, signal.SIGTERM), (t + 2 * GRACE, signal.SIGKILL)]
 
     # --- bookkeeping -----------------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -413,37 +363,8 @@ class Runner:
         return RunResult(outcome="dry-run", exit_code=0)
 
 
-def parse_env_file(text: str) -> dict[str, str | None]:
-    """``export K=V`` / ``K=V`` (shell-quoted values) and ``unset A B`` lines; comments and anything else ignored."""
-    out: dict[str, str | None] = {}
-    for line in text.splitlines():
-        try:
-            words = shlex.split(line, comments=True)
-        except ValueError:
-            continue
-        if not words:
-            continue
-        if words[0] == "unset":
-            out.update(dict.fromkeys(words[1:]))
-            continue
-        if words[0] == "export":
-            words = words[1:]
-        for word in words:
-            key, eq, value = word.partition("=")
-            if eq and key.isidentifier():
-                out[key] = value
-    return out
-
-
 def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _killpg(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
