@@ -81,6 +81,7 @@ class ServiceOutcome:
     stopped_reasons: list[str] = field(default_factory=list)  #: stopped tasks of the target revision
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    seen_event_ids: set[str] = field(default_factory=set, repr=False)  #: for a later wait (``continue_from``)
 
 
 def revision(task_definition: str | None) -> str | None:
@@ -203,17 +204,19 @@ class _Tracker:
             self.finish(COMPLETED, None)
             return
         if not st.finished and now - self.last_progress >= stall_timeout:
-            self.finish(STALLED, f"no progress for {now - self.last_progress:.0f} s ({self.describe_counts()})")
+            self.finish(STALLED, f"no progress for {now - self.last_progress:.0f} s: {self.describe_counts()}")
 
     def _progressed(self, primary: Mapping[str, Any] | None, deps: list[Mapping[str, Any]]) -> bool:
-        """Forward progress only: a new primary or rollout state, more primary tasks started or running than ever,
-        fewer old tasks or deployments than ever. A crash loop (tasks start and die over and over) is no progress."""
+        """Forward progress only: a new primary or rollout state, more primary tasks started, running or failed
+        than ever, fewer old tasks or deployments than ever. Failed tasks count: they move the circuit breaker
+        towards its verdict. Tasks that sit in PENDING, or a count that goes up and down, are no progress."""
         p = primary or {}
         old_running = sum(int(d.get("runningCount", 0)) for d in deps if d is not primary)
         now = {
             "primary": (p.get("id"), p.get("rolloutState")),
             "started": int(p.get("runningCount", 0)) + int(p.get("pendingCount", 0)),
             "running": int(p.get("runningCount", 0)),
+            "failed": int(p.get("failedTasks", 0)),
             "old_running": -old_running,
             "deployments": -len(deps),
         }
@@ -240,7 +243,7 @@ class _Tracker:
             created = [d["createdAt"] for d in ours if isinstance(d.get("createdAt"), datetime)]
             # Our deployment's creation time is on the same (server) clock as the events; without it, everything
             # already listed at the first poll except the last minute is history.
-            self.baseline = max(created) - timedelta(seconds=1) if created else self.started_at - timedelta(minutes=1)
+            self.baseline = max(created) if created else self.started_at - timedelta(minutes=1)
         fresh = [
             e
             for e in events
@@ -272,6 +275,7 @@ class _Tracker:
             new_events=list(self.events),
             last_events=list(self.last_events),
             stopped_reasons=stopped,
+            seen_event_ids=set(self.seen),
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
@@ -331,6 +335,7 @@ def wait_for_services(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     visibility_grace: float = 10.0,
+    continue_from: Mapping[str, ServiceOutcome] | None = None,
 ) -> dict[str, ServiceOutcome]:
     """Wait for every target in one loop; returns {service: ServiceOutcome} in target order.
 
@@ -338,13 +343,19 @@ def wait_for_services(
     the wait ends as soon as one service failed; services still in progress are then ABORTED. If a poll shows
     another primary deployment and no trace of ours (ECS's API is eventually consistent right after UpdateService),
     the verdict waits up to ``visibility_grace`` seconds; once ours was seen, a change of primary is judged at once.
+    ``continue_from`` (outcomes of an earlier wait on the same services) keeps its events from being shown again.
     """
     rng = rng or random.Random()
     start = clock()
     deadline = start + timeout
     wall = datetime.now(UTC)
     trackers = {t.service: _Tracker(t, wall, start, visibility_grace) for t in targets}
+    for name, before in (continue_from or {}).items():
+        if name in trackers:  # events an earlier wait already showed are not new again
+            trackers[name].seen |= before.seen_event_ids
     while True:
+        for tr in trackers.values():
+            tr.status.new_events = []  # finished services are not observed again: nothing new to show
         active = [tr for tr in trackers.values() if not tr.status.finished]
         found, failures = describe_services(ecs, cluster, [tr.target.service for tr in active])
         now = clock()
@@ -358,7 +369,7 @@ def wait_for_services(
                 tr.finish(ABORTED, "not waited for: another service failed")
         elif left and now >= deadline:
             for tr in left:
-                tr.finish(TIMEOUT, f"not done after {timeout:g} s ({tr.describe_counts()})")
+                tr.finish(TIMEOUT, f"not done after {timeout:g} s: {tr.describe_counts()}")
         if on_poll:
             on_poll([replace(tr.status, new_events=list(tr.status.new_events)) for tr in trackers.values()])
         if all(tr.status.finished for tr in trackers.values()):
@@ -374,10 +385,17 @@ def wait_for_services(
     return outcomes
 
 
-def rollback(ecs: Any, cluster: str, targets: Sequence[ServiceTarget], **wait: Any) -> dict[str, ServiceOutcome]:
+def rollback(
+    ecs: Any,
+    cluster: str,
+    targets: Sequence[ServiceTarget],
+    outcomes: Mapping[str, ServiceOutcome] | None = None,
+    **wait: Any,
+) -> dict[str, ServiceOutcome]:
     """Put every target back on its ``previous_task_definition`` (desired count left alone) and wait the same way.
 
-    Every service is waited for (``fail_fast`` defaults to False here) so each one's outcome is known.
+    Every service is waited for (``fail_fast`` defaults to False here) so each one's outcome is known. Pass the
+    failed rollout's ``outcomes`` so that its events are not shown a second time.
     """
     back = [
         ServiceTarget(t.service, t.previous_task_definition, None, t.task_definition)
@@ -386,4 +404,4 @@ def rollback(ecs: Any, cluster: str, targets: Sequence[ServiceTarget], **wait: A
     ]
     update_services(ecs, cluster, back)
     wait.setdefault("fail_fast", False)
-    return wait_for_services(ecs, cluster, back, **wait)
+    return wait_for_services(ecs, cluster, back, continue_from=outcomes, **wait)

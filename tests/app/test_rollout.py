@@ -108,6 +108,8 @@ def test_healthy_update_of_all_services_completes_in_one_loop(sandbox):
         o = outcomes[t.service]
         assert o.primary_task_definition == revision(t.task_definition)
         assert any("has reached a steady state" in e for e in o.new_events)
+        # Each event reaches the display exactly once: the per-poll "new" events add up to the whole list.
+        assert [e for st in rec.history(t.service) for e in st.new_events] == o.new_events
         assert o.started_at <= o.finished_at
         assert o.stopped_reasons == []
 
@@ -162,10 +164,13 @@ def test_crash_loop_rolled_back_by_the_circuit_breaker_is_detected_within_one_po
     outcomes = wait_for_services(ecs, sandbox.names.cluster, targets, on_poll=rec, **FAST)
 
     backend = [t for t in targets if not t.service.endswith("web-ui")]
-    for t in backend:
+    # fail_fast: the first service(s) whose breaker tripped end the wait; the others are ABORTED at that poll.
+    assert {outcomes[t.service].state for t in backend} <= {ROLLED_BACK_BY_ECS, ABORTED}
+    failed = [t for t in backend if outcomes[t.service].state == ROLLED_BACK_BY_ECS]
+    assert failed
+    for t in failed:
         o = outcomes[t.service]
         assert not o.ok
-        assert o.state == ROLLED_BACK_BY_ECS, (o.state, o.reason)
         assert "circuit breaker" in o.reason
         assert revision(t.previous_task_definition) in o.reason
         # Within one poll: no poll that already showed the failure (or another primary) was reported in progress.
@@ -304,7 +309,10 @@ def test_rollback_brings_every_service_back_and_deregisters_nothing(sandbox):
     assert outcomes[sandbox.names.service("web-ui")].state == COMPLETED
     assert outcomes[sandbox.names.service("gunicorn")].state == ROLLED_BACK_BY_ECS
 
-    back = rollback(ecs, sandbox.names.cluster, targets, **FAST)
+    back = rollback(ecs, sandbox.names.cluster, targets, outcomes, **FAST)
+    for t in targets:  # the rollback's wait shows its own events, not again those of the failed rollout
+        before = {e for e in outcomes[t.service].new_events if "(task " in e}
+        assert before.isdisjoint(back[t.service].new_events)
     assert all(o.ok for o in back.values()), {k: (o.state, o.reason) for k, o in back.items()}
     live = describe(sandbox, [t.service for t in targets])
     for t in targets:
