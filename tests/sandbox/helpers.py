@@ -12,12 +12,12 @@ TD_KEYS = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", 
 
 
 def register_tag(ecs: Any, family: str, container: str, tag: str) -> str:
-    """Register a new revision of ``family`` whose ``container`` runs ``tag``; return its ARN."""
+    """Register a new revision of ``family`` whose ``container`` runs ``tag`` (or ``@sha256:…``); return its ARN."""
     td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
     defs = td["containerDefinitions"]
     for c in defs:
-        if c["name"] == container:
-            c["image"] = f"{split_image(c['image'])[0]}:{tag}"
+        if c["name"] == container:  # "@sha256:..." pins a digest instead of a tag
+            c["image"] = f"{split_image(c['image'])[0]}{tag if tag.startswith('@') else ':' + tag}"
     return ecs.register_task_definition(containerDefinitions=defs, **{k: td[k] for k in TD_KEYS})["taskDefinition"][
         "taskDefinitionArn"
     ]

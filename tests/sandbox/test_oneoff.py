@@ -156,3 +156,12 @@ def test_unknown_task_is_missing_and_never_stopped(sandbox):
         ecs.get_waiter("tasks_stopped").wait(
             cluster=cluster, tasks=["0123456789abcdef0123456789abcdef"], WaiterConfig={"Delay": 0.1, "MaxAttempts": 3}
         )
+
+
+def test_image_pinned_by_digest_behaves_like_its_tag(sandbox):
+    digest = sandbox.seeded.images["backend"]["v1.3.0-migrate-fails"]
+    task = finish(sandbox, run(sandbox, f"@{digest}"))
+    main = by_name(task)["backend_update"]
+    assert main["image"].endswith(f"ublog-backend@{digest}")
+    assert main["imageDigest"] == digest
+    assert main["exitCode"] == 3

@@ -160,7 +160,11 @@ class EcsModel:
         essential = [d for d in defs if d.get("essential", True)] or defs
         chosen = next((d for d in essential if self._ecr_image(d.get("image") or "")[0]), essential[0])
         image = chosen.get("image") or ""
-        return split_image(image)[1], image
+        tag = split_image(image)[1]
+        if tag is None:  # pinned by digest: the tag(s) that digest carries in the sandbox's ECR
+            _, img = self._ecr_image(image)
+            tag = (img.image_tags or [None])[0] if img is not None else None
+        return tag, image
 
     def start_problem(self, task: SandboxTask, settings: dict[str, Any]) -> str | None:
         """Why the task cannot start (as ECS words it), or None."""

@@ -188,7 +188,7 @@ class Scheduler:
     # --- the scheduler loop --------------------------------------------------------------------------------------
     def reconcile(self, service: Service, t: float) -> None:
         state: ServiceState | None = getattr(service, "sb_state", None)
-        if not state or service.status != "ACTIVE":
+        if not state or service.status != "ACTIVE" or not state.primary.task_definition:
             return
         p = state.primary
         live = p.live()

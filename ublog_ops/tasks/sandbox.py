@@ -80,6 +80,9 @@ def status(c: Context) -> None:
     if r is None:
         print("sandbox: not running (start it with: inv sandbox.up)")
         return
+    if not r.state:
+        print(f"sandbox: starting (pid {r.pid}); see {d / 'server.log'}")
+        return
     print(f"sandbox: running at {r.endpoint} (pid {r.pid}), region {r.region}, time scale {r.state.get('time_scale')}")
     view = control.overview(r)
     if not view["cluster"]:
