@@ -33,7 +33,7 @@ def _elapsed(seconds: float) -> str:
 
 def _revision(st: ServiceStatus) -> str:
     if st.primary and st.primary != st.target:
-        return f"{st.primary} → {st.target}"
+        return f"{st.target} (primary: {st.primary})"
     return st.target
 
 

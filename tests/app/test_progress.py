@@ -65,7 +65,7 @@ def test_plain_mode_one_line_per_service_and_only_when_it_changes(monkeypatch):
     )
     assert lines[1] == "  alpha-beat | 01:03:00 (service alpha-beat) rolling back to alpha-beat:7"
     assert "ROLLED_BACK_BY_ECS" in lines[2]
-    assert "alpha-beat:7 → alpha-beat:8" in lines[2]
+    assert "alpha-beat:8 (primary: alpha-beat:7)" in lines[2]
     assert lines[2].endswith("— ECS rolled back to alpha-beat:7: circuit breaker")
 
 
