@@ -180,5 +180,7 @@ def test_getting_started_runs_for_real_on_the_sandbox(tmp_path, ns):
     record = Path(meta["path"]).read_text()
     assert "inv app.update --env alpha --tag v1.3.0-migrate-fails" in record  # resolved commands
     assert "exit 4 (expected 4)" in record
+    assert "Pre-update failed: migrate exited with status 3" in record  # the step's output is in the record
+    assert "getting-started  running" in record  # `inv runbook.runs` in step 13 saw this run's record, mid-run
     assert "testing" not in record  # the sandbox's AWS secret key (from .sandbox/env) never appears
     assert "AWS_SECRET_ACCESS_KEY=***" in record or "AWS_SECRET_ACCESS_KEY" not in record
