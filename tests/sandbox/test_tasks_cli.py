@@ -54,13 +54,13 @@ def test_up_status_reset_down_cycle(tmp_path):
         r = inv(tmp_path, "sandbox.down", env=env)
         assert (r.returncode, r.stdout.strip()) == (0, "no sandbox running; nothing to stop")
 
-        r = inv(tmp_path, "sandbox.up", "--port", str(port), env=env)
+        r = inv(tmp_path, "sandbox.up", "--port", str(port), "--time-scale", "0.04", env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         pid = int((state / "pid").read_text())
         assert alive(pid)
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in r.stdout
         assert f"source {Path('.sandbox') / 'env'}" in r.stdout
-        assert "time scale 0.05" in r.stdout
+        assert "time scale 0.04" in r.stdout  # the flag wins over the behaviour file's 0.05
 
         # The env file points boto3 at the sandbox, which was seeded with the behaviour file's tags.
         check = subprocess.run(
@@ -134,3 +134,7 @@ def test_up_reports_a_bad_behaviour_file(tmp_path):
     assert r.returncode == ExitStatus.BAD_INPUT
     assert "unknown key(s) stal" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / ".sandbox" / "pid").exists()
+    for flag, value in (("--port", "http"), ("--port", "70000"), ("--time-scale", "0")):
+        r = inv(tmp_path, "sandbox.up", flag, value, env={**env, "UBLOG_SANDBOX_BEHAVIOUR": ""})
+        assert r.returncode == ExitStatus.BAD_INPUT, r.stderr
+        assert f"{flag} {value!r} is not valid" in r.stderr

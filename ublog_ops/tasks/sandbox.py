@@ -5,11 +5,13 @@ Thin: flags → config (``ublog.sandbox``: host, port, behaviour, dir) → ``ubl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from invoke import Context
 
+from ..errors import ConfigError
 from .base import config_from, ublog_task
 
 HELP = {
@@ -19,6 +21,17 @@ HELP = {
     "behaviour": "behaviour file, JSON or YAML, layered on the shipped one (UBLOG_SANDBOX_BEHAVIOUR)",
     "time_scale": "wall seconds per sandbox second (default: the behaviour file's, 0.1)",
 }
+
+
+def _number(value: Any, kind: Callable[[Any], Any], flag: str, ok: Callable[[Any], bool]) -> Any:
+    """A flag/config value as int or float, or a one-line ConfigError (flags arrive as strings)."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not ok(number):
+        raise ConfigError(f"--{flag} {value!r} is not valid", hint=HELP[flag.replace("-", "_")])
+    return number
 
 
 def _dir(cfg: Any) -> Path:
@@ -42,13 +55,13 @@ def up(
     r = control.up(
         d,
         host=cfg.get("sandbox.host") or "127.0.0.1",
-        port=int(cfg.get("sandbox.port")),
+        port=_number(cfg.get("sandbox.port"), int, "port", lambda n: 0 <= n <= 65535),
         env=cfg.get("env") or "alpha",
         base_env=cfg.base_env,
         ecr_prefix=cfg.get("ecr_prefix") or "ublog",
         region=cfg.get("aws_region") or "eu-west-1",
         behaviour=cfg.get("sandbox.behaviour"),
-        time_scale=time_scale,
+        time_scale=None if time_scale is None else _number(time_scale, float, "time-scale", lambda x: x > 0),
     )
     print(f"sandbox running at {r.endpoint} (pid {r.pid}); app env {r.env} on base env {r.base_env}")
     print(f"time scale {r.state.get('time_scale')}; logs in {d / 'server.log'}")
