@@ -2,6 +2,7 @@
 
 import io
 import os
+import shlex
 import sys
 
 import pytest
@@ -124,3 +125,42 @@ def test_runs_when_there_are_none(books, capsys):
     code, out, _ = inv(["runbook.runs", "--runbook", "drill"], capsys)
     assert code == 0
     assert "no recorded runs" in out and os.fspath(books / "runs") in out
+
+
+RESUMABLE = """
+---
+title: Resumable
+params:
+  env: {pattern: "[a-z]+"}
+---
+
+```bash {name=first mutates=false}
+echo run >> first.count
+```
+
+```bash {name=needs-fix mutates=false}
+test -f fixed || { echo "not fixed yet"; exit 3; }
+echo fixed now
+```
+
+```bash {name=last mutates=false}
+touch last.done
+```
+"""
+
+
+def test_the_printed_resume_command_resumes(books, capsys):
+    write_runbook(books / "books", "resumable", RESUMABLE)
+    code, out, _ = inv(["runbook.run", "resumable", "--env", "beta"], capsys)
+    assert code == 3
+    resume = next(line for line in out.splitlines() if line.startswith("resume with: "))
+    argv = shlex.split(resume.removeprefix("resume with: "))
+    assert argv == ["inv", "runbook.run", "resumable", "--env", "beta", "--from", "2"]
+    (books / "fixed").write_text("")
+    code, out, _ = inv(argv[1:], capsys)
+    assert code == 0, out
+    assert "fixed now" in out
+    assert (books / "first.count").read_text() == "run\n"  # step 1 was not run again
+    assert (books / "last.done").exists()
+    newest = sorted((books / "runs").glob("*-resumable*.md"))
+    assert len(newest) == 2
