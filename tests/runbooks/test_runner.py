@@ -402,3 +402,13 @@ def test_inv_in_steps_is_this_installation(tmp_path):
 def test_bad_step_numbers_are_refused(tmp_path):
     with pytest.raises(RunbookError, match=r"has steps 1\.\.4, not 9"):
         make(tmp_path, start=9)
+
+
+def test_record_names_the_github_actor_and_run_in_ci(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/ublog")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    runner, _ = make(tmp_path, yes=True, only=1)
+    meta = read_meta(runner.run().record_path)
+    assert meta["github_actor"] == "octocat"
+    assert meta["ci_run"] == "https://github.com/acme/ublog/actions/runs/42"

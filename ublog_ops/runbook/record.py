@@ -45,7 +45,13 @@ def who() -> dict[str, str]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = os.environ.get("USER") or str(os.getuid())
-    return {"user": user, "host": socket.gethostname()}
+    data = {"user": user, "host": socket.gethostname()}
+    if os.environ.get("GITHUB_ACTOR"):  # in a workflow the person is the actor, the run is the audit trail
+        data["github_actor"] = os.environ["GITHUB_ACTOR"]
+        if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY"):
+            server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+            data["ci_run"] = f"{server}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+    return data
 
 
 @dataclass
@@ -144,7 +150,7 @@ class RunRecord:
         rows = [
             ("runbook", f"`{self.book.name}` ({self.book.path.name})"),
             ("outcome", f"**{self.outcome}**" + (f" (exit {self.exit_code})" if self.exit_code is not None else "")),
-            ("who", f"{self.who['user']}@{self.who['host']}"),
+            ("who", f"{self.who['user']}@{self.who['host']}" + _ci(self.who)),
             ("started", iso(self.started_at) or ""),
             ("ended", iso(self.ended_at) or "—"),
             ("duration", f"{self.duration_s:.1f} s" if self.duration_s is not None else "—"),
@@ -191,6 +197,13 @@ class RunRecord:
         tmp.write_text(self.to_markdown(mask), encoding="utf-8")
         tmp.replace(self.path)
         return self.path
+
+
+def _ci(who_: Mapping[str, str]) -> str:
+    if "github_actor" not in who_:
+        return ""
+    run = f", {who_['ci_run']}" if "ci_run" in who_ else ""
+    return f" (GitHub Actions: {who_['github_actor']}{run})"
 
 
 def _mask_tree(value: Any, mask: Callable[[str], str]) -> Any:
