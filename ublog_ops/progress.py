@@ -37,6 +37,18 @@ def _revision(st: ServiceStatus) -> str:
     return st.target
 
 
+def _short_revision(st: ServiceStatus) -> str:
+    """``:8`` when the family is named like the service (μblog's naming), else the full ``family:revision``."""
+
+    def short(rev: str) -> str:
+        family, _, number = rev.rpartition(":")
+        return f":{number}" if family == st.service else rev
+
+    if st.primary and st.primary != st.target:
+        return f"{short(st.target)} (primary {short(st.primary)})"
+    return short(st.target)
+
+
 def status_line(st: ServiceStatus, width: int = 0, *, elapsed: bool = True) -> str:
     """One plain line for a service, e.g. ``alpha-gunicorn  IN_PROGRESS  alpha-gunicorn:8  1/2 running …``."""
     parts = [
@@ -140,26 +152,35 @@ class RolloutView:
             for event in st.new_events:
                 self._live.console.print(Text.assemble((f"  {st.service} | ", "dim"), event))
         self._live.update(self._table(), refresh=True)
+        if self.statuses and all(st.finished for st in self.statuses):
+            self.close()  # this wait is over: later output (a rollback's wait too) starts below the final table
 
     def _table(self) -> Any:
+        """The table (one row per service), then one wrapped line per finished service that has a reason."""
+        from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
         table = Table(title=self.title, title_justify="left", box=None, pad_edge=False, show_edge=False)
-        for col in ("service", "state", "revision", "tasks", "rollout", "time"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("reason", overflow="fold")
+        table.add_column("service", no_wrap=True)
+        table.add_column("state", no_wrap=True, min_width=max((len(st.state) for st in self.statuses), default=5))
+        table.add_column("rev", overflow="fold")
+        table.add_column("tasks", overflow="fold")
+        table.add_column("rollout", no_wrap=True)
+        table.add_column("time", no_wrap=True, justify="right")
+        reasons = []
         for st in self.statuses:
-            tasks = f"{st.running}/{st.desired}" + (f" (+{st.pending} pending)" if st.pending else "")
-            if st.failed_tasks:
-                tasks += f" {st.failed_tasks} failed"
+            extra = [f"{st.pending} pending"] * bool(st.pending) + [f"{st.failed_tasks} failed"] * bool(st.failed_tasks)
+            tasks = f"{st.running}/{st.desired}" + (f" ({', '.join(extra)})" if extra else "")
+            style = STATE_STYLE.get(st.state, "")
             table.add_row(
                 st.service,
-                Text(st.state, style=STATE_STYLE.get(st.state, "")),
-                _revision(st),
+                Text(st.state, style=style),
+                _short_revision(st),
                 tasks,
                 st.rollout_state or "-",
                 _elapsed(st.elapsed),
-                st.reason if st.finished and st.reason else "",
             )
-        return table
+            if st.finished and st.reason:
+                reasons.append(Text.assemble(("  " + st.service + ": ", style), st.reason))
+        return Group(table, *reasons)
