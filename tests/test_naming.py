@@ -46,7 +46,7 @@ def test_unknown_override_or_placeholder_rejected():
     with pytest.raises(NamingError):
         Names(env="alpha", overrides={"clusterr": "x"})
     with pytest.raises(NamingError):
-        Names(env="alpha", overrides={"cluster": "{nope}"}).cluster  # noqa: B018
+        Names(env="alpha", overrides={"cluster": "{nope}"})
 
 
 def test_split_image():

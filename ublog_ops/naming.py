@@ -91,6 +91,8 @@ class Names:
         unknown = set(self.overrides) - set(TEMPLATES)
         if unknown:
             raise NamingError(f"unknown name override(s): {', '.join(sorted(unknown))}")
+        for key in self.overrides:  # a bad placeholder fails here, before any AWS call, not mid-run
+            self._fmt(key, "x")
 
     def _fmt(self, key: str, name: str = "") -> str:
         template = self.overrides.get(key) or TEMPLATES[key]

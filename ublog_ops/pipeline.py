@@ -127,17 +127,47 @@ def _apply(
     if options.force_unlock:
         lock.force_unlock()
     lock.acquire()
+    keep = _LockKeeper(lock, say)
+    on_poll = keep.wrap(on_poll)
     try:
         ecs = aws.client("ecs")
         new_arns: dict[str, str] = {}
         for name, fam in plan.families.items():
             new_arns[name] = register(ecs, fam["rendered"])
             say(f"registered {new_arns[name].rsplit('/', 1)[-1]}")
-        if not _pre_update(aws, plan, options, record, new_arns[PRE_UPDATE], say, on_line):
+        if not _pre_update(aws, plan, options, record, new_arns[PRE_UPDATE], say, keep.wrap(on_line)):
             return
+        keep.refresh(force=True)
         _rollout(ecs, plan, options, record, new_arns, say, on_poll)
     finally:
         lock.release()
+
+
+class _LockKeeper:
+    """Extends the deploy lock while a long step runs (pre-update, rollout and rollback can each take up to their
+    timeouts, longer together than the lock's TTL). Refreshes at most every ``every`` seconds from callbacks."""
+
+    def __init__(self, lock: DeployLock, say: Say, every: float = 60.0) -> None:
+        self.lock, self.say, self.every = lock, say, every
+        self.last = time.monotonic()
+        self.lost = False
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.lost or (not force and now - self.last < self.every):
+            return
+        self.last = now
+        if not self.lock.refresh():
+            self.lost = True
+            self.say("warning: the deploy lock expired and was taken over by someone else")
+
+    def wrap(self, callback: Callable[..., None] | None) -> Callable[..., None]:
+        def wrapped(*args: Any) -> None:
+            self.refresh()
+            if callback is not None:
+                callback(*args)
+
+        return wrapped
 
 
 def _pre_update(
