@@ -197,6 +197,17 @@ class ReleaseRecord:
         return written
 
 
+def plan_summary(title: str, text: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Append a plan's human view to GITHUB_STEP_SUMMARY (when set) as a titled text block; return the file."""
+    env = os.environ if environ is None else environ
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    with Path(target).open("a", encoding="utf-8") as fh:
+        fh.write(f"### {title}\n\n```text\n{text.rstrip()}\n```\n")
+    return target
+
+
 def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
     """Append ``name=value`` lines (heredoc syntax for multi-line values) to a GITHUB_OUTPUT file."""
     with path.open("a", encoding="utf-8") as fh:

@@ -229,3 +229,18 @@ def test_bad_input_exits_2_before_any_change(sandbox, capsys, argv, needle):
     assert needle in err
     assert "Traceback" not in err
     assert services(sandbox.client("ecs")) == before
+
+
+def test_plan_writes_step_summary_and_outputs_without_values(sandbox, capsys, tmp_path, monkeypatch):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    hidden = secret_values(sandbox.client("ecs"))
+    code, _out, err = inv(["app.plan", "--env", ENV, "--tag", "v1.2.3", "--out", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    text = summary.read_text()
+    assert "### Release plan: v1.2.3 → alpha" in text
+    assert "alpha-gunicorn" in text
+    assert "backend-digest=sha256:" in outputs.read_text()
+    for value in hidden:
+        assert value not in text + (tmp_path / "r.json").read_text()

@@ -6,6 +6,7 @@ Thin: flags → config → library (ublog_ops.plan / pipeline / status / rollout
 from __future__ import annotations
 
 import json as _json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,16 @@ def plan(
     json: bool = False,
 ) -> None:
     """Preflight + render: show what `app.update` would do, change nothing; --out writes the plan file."""
+    from ..plan import describe_plan
+    from ..record import plan_summary, write_outputs
+
     *_, release = _plan(c, env, tag, frontend_tag, backend_only, base_env, show_values, force)
     if out:
         release.save(Path(out))
+    plan_summary(f"Release plan: {tag} → {release.env}", describe_plan(release))
+    if os.environ.get("GITHUB_OUTPUT"):
+        outputs = {f"{kind}-digest": str(img.get("digest") or "") for kind, img in release.images.items()}
+        write_outputs(Path(os.environ["GITHUB_OUTPUT"]), {"env": release.env, "plan-file": out or "", **outputs})
     if json:
         _out(_json.dumps(release.to_dict(redact=not show_values), indent=2))
     else:
