@@ -34,7 +34,11 @@ from .runner import Result, ToolFailed, find_binary, run, strip_ansi
 from .summary import Change, PlanSummary, Reporter, merge_changes
 
 APPROVAL_LEVELS = ("never", "any-change", "broadening")
-CDK_ENV = {"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+CDK_ENV = {
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",  # the variable that hides the Node 20 EOL banner
+    "CDK_DISABLE_VERSION_CHECK": "1",
+}
 _LINE = re.compile(
     r"^\[(?P<sym>[-+~←])\] (?P<type>\S+) (?P<rest>.+?)(?: (?P<impact>replace|destroy|orphan|may be replaced))?$"
 )
