@@ -199,14 +199,14 @@ class Scheduler:
             self.event(service, t, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
         elif len(live) > p.desired:
             extra = sorted(live, key=lambda x: (x.sb_healthy, x.created_at))[: len(live) - p.desired]
-            self._stop(service, state, p, extra, t)
+            self._stop(service, p, extra, t)
         # Old deployments keep what the new one cannot yet serve (minimumHealthyPercent 100).
         budget = max(0, p.desired - len(p.healthy())) if p.rollout_state != "FAILED" else p.desired
         old = [task for d in state.deployments[1:] for task in d.live()]
         keep = sorted(old, key=lambda x: (not (x.sb_healthy and x.last_status == "RUNNING"), x.created_at))[:budget]
         drop = [task for task in old if task not in keep]
         if drop:
-            self._stop(service, state, p, drop, t)
+            self._stop(service, p, drop, t)
         for d in state.deployments[1:]:
             d.desired = len([task for task in d.live() if task in keep])
         state.deployments = [state.primary] + [
@@ -256,8 +256,7 @@ class Scheduler:
         d.updated = t
         return task
 
-    def _stop(self, service: Service, state: ServiceState, p: Deployment, tasks: list[SandboxTask], t: float) -> None:
-        del state
+    def _stop(self, service: Service, p: Deployment, tasks: list[SandboxTask], t: float) -> None:
         for task in tasks:
             self.m.lifecycle.stop(task, t, STOP_SCHEDULER, f"Scaling activity initiated by (deployment {p.id})")
         ids = " ".join(f"(task {task.id})" for task in tasks)
