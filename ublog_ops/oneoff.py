@@ -143,6 +143,16 @@ def run_one_off(
         kwargs["overrides"] = {"containerOverrides": [{"name": main, "command": list(command)}]}
     try:
         response = ecs.run_task(**kwargs)
+    except KeyboardInterrupt:
+        # Ctrl-C while RunTask was in flight: the task may exist although we never saw its ARN. Find it (ours:
+        # this family, startedBy, created just now; the deploy lock keeps others out) and stop it before leaving.
+        result.interrupted = True
+        result.failure = "interrupted by the user (Ctrl-C) while the task was being started"
+        stopped = _stop_orphans(ecs, cluster, task_definition_arn, started_by, poll_interval, stop_wait, clock, sleep)
+        if stopped:
+            result.task_arn = stopped[0]
+            result.task_id = stopped[0].rsplit("/", 1)[-1]
+        raise _interrupted(result, waited=True) from None
     except Exception as exc:
         code = client_error_code(exc)
         if code is None:
@@ -207,13 +217,57 @@ def run_one_off(
 
 
 def _interrupted(result: OneOffResult, *, waited: bool) -> Interrupted:
-    if waited:
+    if result.task_id is None:
+        msg = "interrupted while the one-off task was being started; no task of it is running"
+    elif waited:
         msg = f"interrupted; one-off task {result.task_id} was stopped"
     else:
         msg = f"interrupted; StopTask was sent to one-off task {result.task_id} but it was not waited for"
     exc = Interrupted(msg, "nothing after the one-off task was started")
     exc.result = result  # type: ignore[attr-defined]
     return exc
+
+
+def _stop_orphans(
+    ecs: Any,
+    cluster: str,
+    task_definition_arn: str,
+    started_by: str,
+    poll_interval: float,
+    stop_wait: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> list[str]:
+    """Stop the not-yet-stopped tasks of ``task_definition_arn`` started by ``started_by``; wait until STOPPED.
+
+    Listing is retried briefly (ECS is eventually consistent). A second Ctrl-C abandons the search.
+    """
+    family = task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    arns: list[str] = []
+    try:
+        for attempt in range(3):
+            listed = ecs.list_tasks(cluster=cluster, family=family, startedBy=started_by).get("taskArns", [])
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=listed).get("tasks", []) if listed else []
+            arns = [
+                t["taskArn"]
+                for t in tasks
+                if t.get("taskDefinitionArn") == task_definition_arn and t.get("lastStatus") != "STOPPED"
+            ]
+            if arns or attempt == 2:
+                break
+            sleep(1.0)
+        for arn in arns:
+            ecs.stop_task(cluster=cluster, task=arn, reason="ublog-ops: interrupted by the user (Ctrl-C)")
+        limit = clock() + stop_wait
+        pending = list(arns)
+        while pending and clock() < limit:
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=pending).get("tasks", [])
+            pending = [t["taskArn"] for t in tasks if t.get("lastStatus") != "STOPPED"]
+            if pending:
+                sleep(min(poll_interval, max(limit - clock(), 0)))
+    except KeyboardInterrupt:
+        pass
+    return arns
 
 
 def _logs_client(aws: Any, region: str | None) -> Any:

@@ -179,6 +179,30 @@ def test_ctrl_c_stops_the_task_and_waits_for_stopped(sandbox):
     assert result.stopped_reason == task["stoppedReason"]
 
 
+def test_ctrl_c_during_run_task_still_stops_the_task(sandbox):
+    """Ctrl-C lands while RunTask is in flight: the task exists but its ARN never reached us."""
+    arn = retag(sandbox, PRE_UPDATE, HANGS)
+    aws = Aws()
+
+    def ctrl_c_after_the_request(**_):
+        raise KeyboardInterrupt
+
+    aws.client("ecs").meta.events.register("after-call.ecs.RunTask", ctrl_c_after_the_request)
+    with pytest.raises(Interrupted) as caught:
+        run_one_off(
+            aws, sandbox.names.cluster, arn, network(sandbox), timeout=60, on_line=lambda _: None, poll_interval=0.05
+        )
+    ecs = sandbox.client("ecs")
+    arns = ecs.list_tasks(cluster=sandbox.names.cluster, startedBy="ublog-ops", desiredStatus="STOPPED")["taskArns"]
+    assert len(arns) == 1
+    assert ecs.list_tasks(cluster=sandbox.names.cluster, startedBy="ublog-ops")["taskArns"] == []  # none running
+    task = ecs.describe_tasks(cluster=sandbox.names.cluster, tasks=arns)["tasks"][0]
+    assert task["lastStatus"] == "STOPPED"
+    assert task["stoppedReason"] == "ublog-ops: interrupted by the user (Ctrl-C)"
+    assert caught.value.result.task_arn == task["taskArn"]
+    assert "was stopped" in caught.value.message
+
+
 def test_timeout_stops_the_task_with_a_reason(sandbox):
     aws, result, _ = run(sandbox, HANGS, timeout=1.0)
     assert result.timed_out and not result.succeeded
