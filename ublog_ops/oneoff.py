@@ -202,14 +202,21 @@ def run_one_off(
             if result.interrupted
             else f"ublog-ops: timed out after {_fmt_seconds(timeout)}"
         )
-        task, waited = _stop_and_wait(
+        task, outcome = _stop_and_wait(
             ecs, cluster, result.task_arn, reason, describe, tails, emit, poll_interval, stop_wait, clock, sleep
         )
-        if not waited:
+        if outcome != "stopped":
+            result.interrupted = result.interrupted or outcome == "interrupted"
             _judge(result, task, timeout)
-            raise _interrupted(result, waited=False)
+            if result.interrupted:
+                raise _interrupted(result, waited=False)
+            result.failure = f"{result.failure}; StopTask was sent but the task was not STOPPED after {stop_wait:g} s"
+            return result
 
-    _drain(tails, emit, task, drain_grace, clock, sleep)
+    try:
+        _drain(tails, emit, task, drain_grace, clock, sleep)
+    except KeyboardInterrupt:
+        result.interrupted = True  # the task has stopped already; only the last lines may be missing
     _judge(result, task, timeout)
     if result.interrupted:
         raise _interrupted(result, waited=True)
@@ -223,7 +230,7 @@ def _interrupted(result: OneOffResult, *, waited: bool) -> Interrupted:
         msg = f"interrupted; one-off task {result.task_id} was stopped"
     else:
         msg = f"interrupted; StopTask was sent to one-off task {result.task_id} but it was not waited for"
-    exc = Interrupted(msg, "nothing after the one-off task was started")
+    exc = Interrupted(msg, "nothing else was started")
     exc.result = result  # type: ignore[attr-defined]
     return exc
 
@@ -290,21 +297,27 @@ def _stop_and_wait(
     stop_wait: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
-) -> tuple[dict[str, Any], bool]:
-    """StopTask, then poll (streaming logs) until STOPPED. A second Ctrl-C, or ``stop_wait``, ends the wait."""
+) -> tuple[dict[str, Any], str]:
+    """StopTask, then poll (streaming logs) until STOPPED: "stopped", or "gave_up" after ``stop_wait``, or
+    "interrupted" by a (further) Ctrl-C."""
     task: dict[str, Any] = {}
     try:
-        task = ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255]).get("task") or {}
+        try:
+            task = ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255]).get("task") or {}
+        except Exception as exc:
+            if client_error_code(exc) is None:
+                raise
+            task = describe()  # e.g. it stopped by itself meanwhile; the describe below tells
         limit = clock() + stop_wait
         while task.get("lastStatus") != "STOPPED":
             if clock() >= limit:
-                return task, False
+                return task, "gave_up"
             sleep(min(poll_interval, max(limit - clock(), 0)))
             task = describe()
             emit(tails.poll())
     except KeyboardInterrupt:
-        return task, False
-    return task, True
+        return task, "interrupted"
+    return task, "stopped"
 
 
 def _drain(
