@@ -125,7 +125,7 @@ def test_up_status_reset_down_cycle(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
-def test_up_reports_a_bad_behaviour_file(tmp_path):
+def test_up_rejects_bad_input_before_starting_anything(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("tags:\n  v1: {service: {stal: true}}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "UBLOG_", "INVOKE_"))}
@@ -138,3 +138,11 @@ def test_up_reports_a_bad_behaviour_file(tmp_path):
         r = inv(tmp_path, "sandbox.up", flag, value, env={**env, "UBLOG_SANDBOX_BEHAVIOUR": ""})
         assert r.returncode == ExitStatus.BAD_INPUT, r.stderr
         assert f"{flag} {value!r} is not valid" in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = inv(tmp_path, "sandbox.up", "--port", str(port), env={**env, "UBLOG_SANDBOX_BEHAVIOUR": ""})
+    assert r.returncode == ExitStatus.REFUSED, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert not (tmp_path / ".sandbox" / "pid").exists()

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -141,6 +142,16 @@ def up(
         load_behaviour(behaviour, time_scale)  # reject a bad file before starting anything
     except BehaviourError as exc:
         raise ConfigError(str(exc), hint="fix the behaviour file (UBLOG_SANDBOX_BEHAVIOUR / --behaviour)") from None
+    if port:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will (TIME_WAIT is fine)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise RefusedError(
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                    hint="choose another port: --port N or UBLOG_SANDBOX_PORT (0 = any free port)",
+                ) from None
     d.mkdir(parents=True, exist_ok=True)
     _clean(d)
     argv = [

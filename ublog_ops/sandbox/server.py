@@ -6,6 +6,7 @@ moto keeps its state in process-wide dicts, so one process runs at most one sand
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ class Sandbox:
         self.model: Any = None
         self._server: Any = None
         self._ticker: threading.Thread | None = None
+        self._serving: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._session: Any = None
@@ -73,21 +75,39 @@ class Sandbox:
             raise SandboxError(f"a sandbox already runs in this process at {_running[0].endpoint}")
         import logging
 
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
 
         from . import backend
 
-        backend.install()
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        # Bind here (werkzeug would print and sys.exit on a busy port; moto's ThreadedMotoServer would hang).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            server.start()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
         except OSError as exc:
-            backend.uninstall()
+            sock.close()
             raise SandboxError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
+        backend.install()
+        server = make_server(
+            self.host,
+            sock.getsockname()[1],
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=sock.fileno(),
+        )
+        sock.close()  # the server holds its own duplicate
         self._server = server
-        self.port = server.get_host_and_port()[1]
+        self._serving = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+        self._serving.start()
+        self.port = server.server_address[1]
         _running.append(self)
         try:
             self.reset()
@@ -105,7 +125,10 @@ class Sandbox:
             self._ticker.join(timeout=5)
             self._ticker = None
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
+            if self._serving is not None:
+                self._serving.join(timeout=5)
             self._server = None
         if self in _running:
             _running.remove(self)
