@@ -203,6 +203,27 @@ def test_ctrl_c_during_run_task_still_stops_the_task(sandbox):
     assert "was stopped" in caught.value.message
 
 
+def test_task_stopped_by_someone_else_is_a_failure_even_if_it_exits_cleanly(sandbox):
+    ecs = sandbox.client("ecs")
+    done = []
+
+    def sleep(seconds):
+        time.sleep(min(seconds, 0.05))
+        running = ecs.list_tasks(cluster=sandbox.names.cluster, startedBy="ublog-ops")["taskArns"]
+        tasks = ecs.describe_tasks(cluster=sandbox.names.cluster, tasks=running)["tasks"] if running else []
+        for t in tasks:
+            if not done and t["lastStatus"] == "RUNNING":
+                ecs.stop_task(cluster=sandbox.names.cluster, task=t["taskArn"], reason="ops: stopped by hand")
+                done.append(t["taskArn"])
+
+    aws, result, _ = run(sandbox, HANGS, sleep=sleep)
+    assert done
+    assert not result.succeeded
+    assert result.stop_code == "UserInitiated"
+    assert result.failure == "task was stopped before it finished: ops: stopped by hand"
+    assert aws.call_counts()["ecs:StopTask"] == 0  # we did not stop it
+
+
 def test_timeout_stops_the_task_with_a_reason(sandbox):
     aws, result, _ = run(sandbox, HANGS, timeout=1.0)
     assert result.timed_out and not result.succeeded
