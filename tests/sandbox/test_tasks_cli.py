@@ -138,6 +138,9 @@ def test_up_rejects_bad_input_before_starting_anything(tmp_path):
         r = inv(tmp_path, "sandbox.up", flag, value, env={**env, "UBLOG_SANDBOX_BEHAVIOUR": ""})
         assert r.returncode == ExitStatus.BAD_INPUT, r.stderr
         assert f"{flag} {value!r} is not valid" in r.stderr
+    r = inv(tmp_path, "sandbox.up", "--env", "Alpha_1", env={**env, "UBLOG_SANDBOX_BEHAVIOUR": ""})
+    assert r.returncode == ExitStatus.BAD_INPUT, r.stderr
+    assert "invalid env name 'Alpha_1'" in r.stderr
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

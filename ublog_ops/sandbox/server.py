@@ -6,6 +6,7 @@ moto keeps its state in process-wide dicts, so one process runs at most one sand
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -170,7 +171,8 @@ class Sandbox:
         from .model import EcsModel
         from .seed import ACCOUNT, INFRA_SERVICES, seed_app, seed_base_data, seed_base_infra
 
-        with self._lock:
+        old = self.model
+        with self._lock, old.lock if old is not None else contextlib.nullcontext():  # not mid-tick
             self.model = None
             keep = not full and self._infra is not None and self._infra_intact()
             if keep:

@@ -51,13 +51,14 @@ def up(
     from ..sandbox import control
 
     cfg = config_from(c, **{"sandbox.port": port, "env": env, "base_env": base_env, "sandbox.behaviour": behaviour})
+    names = cfg.names(cfg.get("env") or "alpha")  # validates env/base env/prefix before anything starts
     d = _dir(cfg)
     r = control.up(
         d,
         host=cfg.get("sandbox.host") or "127.0.0.1",
         port=_number(cfg.get("sandbox.port"), int, "port", lambda n: 0 <= n <= 65535),
-        env=cfg.get("env") or "alpha",
-        base_env=cfg.base_env,
+        env=names.env,
+        base_env=names.base_env,
         ecr_prefix=cfg.get("ecr_prefix") or "ublog",
         region=cfg.get("aws_region") or "eu-west-1",
         behaviour=cfg.get("sandbox.behaviour"),
