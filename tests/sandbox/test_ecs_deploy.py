@@ -54,9 +54,12 @@ def test_ecs_deploy_completes_a_healthy_deploy(sandbox):
     assert old["status"] == "INACTIVE"
 
 
-# A crash cycle must outlast ecs-deploy's 1 s poll: at this scale the "unable" event is ~2 s old when the
-# circuit breaker trips.
+# ecs-deploy must poll (every 1 s, in a fresh process on a busy machine) while the failing deployment is still
+# PRIMARY: at this scale and threshold the "unable" event comes ~4 s before the circuit breaker trips.
 @pytest.mark.parametrize("sandbox_time_scale", [0.05], indirect=True)
+@pytest.mark.parametrize(
+    "sandbox_behaviour", [{"tags": {"v1.3.0-crashloop": {"circuit_breaker": {"failure_threshold": 4}}}}], indirect=True
+)
 def test_ecs_deploy_detects_the_crash_loop(sandbox):
     ecs = boto3.client("ecs")
     before = ecs.describe_services(cluster="alpha-cluster", services=["alpha-gunicorn"])["services"][0]

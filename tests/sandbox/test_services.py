@@ -155,6 +155,9 @@ def test_crash_loop_fails_and_the_circuit_breaker_rolls_back(sandbox):
     assert any("ImproperlyConfigured" in e["message"] for e in crash_log["events"])
 
 
+@pytest.mark.parametrize(
+    "sandbox_behaviour", [{"tags": {"v1.3.0-crashloop": {"circuit_breaker": {"failure_threshold": 6}}}}], indirect=True
+)
 def test_services_stable_waits_through_a_crash_loop_then_reports_the_rollback_as_stable(sandbox):
     """What botocore's waiter does: it does not succeed while the bad revision crash-loops, and it does succeed
     once ECS has rolled back — a "stable" service that does not run the release. Never trust it alone."""
@@ -168,7 +171,9 @@ def test_services_stable_waits_through_a_crash_loop_then_reports_the_rollback_as
         ecs.get_waiter("services_stable").wait(
             cluster=n.cluster, services=[n.service("gunicorn")], WaiterConfig={"Delay": 0.1, "MaxAttempts": 5}
         )
-    assert len(service(ecs, n.cluster, n.service("gunicorn"))["deployments"]) >= 2  # still rolling
+    svc = service(ecs, n.cluster, n.service("gunicorn"))
+    assert (svc["deployments"][0]["taskDefinition"], svc["deployments"][0]["rolloutState"]) == (arn, "IN_PROGRESS")
+    assert not any("rolling back" in m for m in messages(svc))  # the waiter ran during the crash loop
 
     wait_stable(sandbox, "gunicorn")  # returns without error...
     svc = service(ecs, n.cluster, n.service("gunicorn"))
