@@ -22,16 +22,8 @@ APP_ARGS: dict[str, Any] = {"env": "alpha", "base_env": "dev", "domain": "exampl
 
 
 def extractor(tool: str) -> ModuleType:
-    """``tests.iac.facts_<tool>``; skipped only while that module does not exist yet (a missing dependency of an
-    existing module is an error: CI installs the iac extra)."""
-    name = f"tests.iac.facts_{tool}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        # TODO(lead): remove this skip once tests/iac/facts_cdk.py and facts_pulumi.py are merged.
-        pytest.skip(f"{name} does not exist yet (built by the {tool} helper); parity needs all three tools")
+    """``tests.iac.facts_<tool>``: every tool must provide one (no skip: CI installs the iac extra)."""
+    return importlib.import_module(f"tests.iac.facts_{tool}")
 
 
 @pytest.fixture(scope="module")
