@@ -1,4 +1,5 @@
-"""Small helpers for the sandbox tests: register a revision on another image tag, poll until a condition holds."""
+"""Small helpers for the sandbox tests: register a revision on another image tag, run the pre-update family,
+poll until a condition holds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ublog_ops.naming import split_image
+import boto3
+
+from ublog_ops.naming import PRE_UPDATE, split_image
 
 TD_KEYS = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn", "taskRoleArn")
 
@@ -42,3 +45,30 @@ def service(ecs: Any, cluster: str, name: str) -> dict[str, Any]:
 def messages(svc: dict[str, Any]) -> list[str]:
     """Service event messages, oldest first."""
     return [e["message"] for e in reversed(svc["events"])]
+
+
+FAST_WAIT = {"Delay": 0.1, "MaxAttempts": 600}
+
+
+def run(sandbox, tag: str) -> dict:
+    """RunTask of a new pre-update revision on ``tag`` (as the pipeline runs it); the started task."""
+    ecs = boto3.client("ecs")
+    names = sandbox.names
+    arn = register_tag(ecs, names.family(PRE_UPDATE), names.container(PRE_UPDATE), tag)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": list(sandbox.seeded.private_subnets),
+            "securityGroups": [sandbox.seeded.ecs_security_group],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    out = ecs.run_task(cluster=names.cluster, taskDefinition=arn, launchType="FARGATE", networkConfiguration=network)
+    assert out["failures"] == []
+    return out["tasks"][0]
+
+
+def finish(sandbox, task: dict) -> dict:
+    """Wait with botocore's tasks_stopped waiter; the described task."""
+    ecs = boto3.client("ecs")
+    ecs.get_waiter("tasks_stopped").wait(cluster=sandbox.names.cluster, tasks=[task["taskArn"]], WaiterConfig=FAST_WAIT)
+    return ecs.describe_tasks(cluster=sandbox.names.cluster, tasks=[task["taskArn"]])["tasks"][0]

@@ -8,7 +8,7 @@ import pytest
 
 from ublog_ops.sandbox.behaviour import DEMO_TAGS, BehaviourError, failure_threshold, load_behaviour
 
-from .test_oneoff import finish, run
+from .helpers import finish, run
 
 
 def test_shipped_behaviour_covers_the_documented_tags():

@@ -9,32 +9,9 @@ from botocore.exceptions import WaiterError
 
 from ublog_ops.naming import PRE_UPDATE
 
-from .helpers import register_tag, wait_for
+from .helpers import finish, run, wait_for
 
-FAST_WAIT = {"Delay": 0.1, "MaxAttempts": 600}
 LONG_RUN = {"tags": {"v1.3.0-long": {"one_off": {"run_seconds": 100000, "logs": ["migrating a big table..."]}}}}
-
-
-def run(sandbox, tag: str) -> dict:
-    ecs = boto3.client("ecs")
-    names = sandbox.names
-    arn = register_tag(ecs, names.family(PRE_UPDATE), names.container(PRE_UPDATE), tag)
-    network = {
-        "awsvpcConfiguration": {
-            "subnets": list(sandbox.seeded.private_subnets),
-            "securityGroups": [sandbox.seeded.ecs_security_group],
-            "assignPublicIp": "DISABLED",
-        }
-    }
-    out = ecs.run_task(cluster=names.cluster, taskDefinition=arn, launchType="FARGATE", networkConfiguration=network)
-    assert out["failures"] == []
-    return out["tasks"][0]
-
-
-def finish(sandbox, task: dict) -> dict:
-    ecs = boto3.client("ecs")
-    ecs.get_waiter("tasks_stopped").wait(cluster=sandbox.names.cluster, tasks=[task["taskArn"]], WaiterConfig=FAST_WAIT)
-    return ecs.describe_tasks(cluster=sandbox.names.cluster, tasks=[task["taskArn"]])["tasks"][0]
 
 
 def stream_lines(sandbox, task: dict, container: str) -> list[dict]:
