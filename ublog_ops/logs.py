@@ -53,10 +53,13 @@ class StreamTail:
         self.count = 0
         self.exists = False
 
-    def poll(self) -> list[LogLine]:
-        """Every event appended since the last poll (all pages), oldest first; [] if the stream does not exist."""
+    def poll(self, *, to_end: bool = True) -> list[LogLine]:
+        """Events appended since the last poll, oldest first; [] if the stream does not exist.
+
+        ``to_end`` reads every page up to the end of the stream (the token comes back unchanged); without it one
+        page is read (live following: the next poll continues from the token, so nothing is skipped)."""
         out: list[LogLine] = []
-        for _ in range(MAX_PAGES_PER_POLL):
+        for _ in range(MAX_PAGES_PER_POLL if to_end else 1):
             kwargs: dict[str, Any] = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
             if self.token:
                 kwargs["nextToken"] = self.token
@@ -133,10 +136,10 @@ class TaskLogs:
     def count(self) -> int:
         return sum(t.count for t in self.tails)
 
-    def poll(self) -> list[LogLine]:
+    def poll(self, *, to_end: bool = True) -> list[LogLine]:
         lines: list[LogLine] = []
         for tail in self.tails:
-            lines.extend(tail.poll())
+            lines.extend(tail.poll(to_end=to_end))
         # Stable sort: within one stream the order CloudWatch gave is kept.
         lines.sort(key=lambda line: line.timestamp)
         return lines

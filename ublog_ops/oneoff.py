@@ -185,7 +185,7 @@ def run_one_off(
     try:
         while True:
             task = describe()
-            emit(tails.poll())
+            emit(tails.poll(to_end=False))  # one page per stream while it runs; the drain reads to the end
             if task.get("lastStatus") == "STOPPED":
                 break
             remaining = deadline - clock()

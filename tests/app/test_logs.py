@@ -60,6 +60,17 @@ def test_one_poll_follows_every_page(logs):
     assert [line.message for line in tail.poll()] == ["late 1", "late 2"]
 
 
+def test_following_page_by_page_skips_nothing(logs):
+    stream = "backend_update/backend_update/t5"
+    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    messages = [f"line {i}" for i in range(10)]
+    put(logs, stream, messages)
+    tail = StreamTail(logs, GROUP, stream, page_size=4)
+    pages = [tail.poll(to_end=False) for _ in range(4)]
+    assert [len(p) for p in pages] == [4, 4, 2, 0]
+    assert [line.message for p in pages for line in p] == messages
+
+
 def test_trailing_newlines_are_stripped_but_inner_text_kept(logs):
     stream = "p/c/t3"
     logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
