@@ -1,7 +1,7 @@
 """Update ECS services and wait for them truthfully, in one polling loop; roll them back.
 
-A service is done only when its PRIMARY deployment runs the target revision with ``rolloutState`` COMPLETED,
-running == desired, and it is the only deployment (botocore's ``services_stable`` only compares counts, so it reports
+A service is done only when its PRIMARY deployment runs the target revision with ``rolloutState`` COMPLETED
+(where ECS reports one), running == desired, and it is the only deployment (botocore's ``services_stable`` only compares counts, so it reports
 success after ECS rolled a failed deployment back). The wait fails within one poll when our deployment's rollout is
 FAILED or when the primary deployment is no longer ours (ECS's circuit breaker rolled the service back, or another
 deploy replaced ours); when a service made no progress for ``stall_timeout``; and at ``timeout``, a real deadline.
@@ -228,8 +228,9 @@ class _Tracker:
 
     @staticmethod
     def _done(svc: Mapping[str, Any], primary: Mapping[str, Any], deps: list[Mapping[str, Any]]) -> bool:
-        controller = (svc.get("deploymentController") or {}).get("type", "ECS")
-        rolled = primary.get("rolloutState") == COMPLETED or (controller != "ECS" and "rolloutState" not in primary)
+        # ECS reports no rolloutState for services behind a Classic Load Balancer (and for external controllers):
+        # then the counts and the single deployment are all the truth there is.
+        rolled = primary.get("rolloutState", COMPLETED) == COMPLETED
         return (
             rolled
             and len(deps) == 1
