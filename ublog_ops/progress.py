@@ -106,6 +106,11 @@ class RolloutView:
             return self._live_wanted
         return bool(self.console.is_terminal) and not os.environ.get("CI")
 
+    @property
+    def active(self) -> bool:
+        """A live table is on screen (between the first poll of a wait and its end)."""
+        return self._live is not None
+
     def __enter__(self) -> RolloutView:
         return self
 

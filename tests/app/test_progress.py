@@ -103,3 +103,21 @@ def test_status_line_mentions_failed_tasks():
     line = status_line(_st("alpha-default", failed_tasks=3, elapsed=75))
     assert "3 failed tasks" in line
     assert line.endswith("1m15s")
+
+
+def test_live_table_ends_with_its_wait_so_later_output_and_a_second_wait_come_below(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120, color_system=None)
+    with RolloutView(console=console, title="rollout") as view:
+        view.update([_st("alpha-gunicorn", "ROLLED_BACK_BY_ECS", reason="circuit breaker")])
+        assert not view.active  # all finished: the live region was closed with its final frame
+        console.print("==> rolling back 1 services")
+        view.update([_st("alpha-gunicorn", target="alpha-gunicorn:7", primary="alpha-gunicorn:7")])
+        assert view.active
+        view.update([_st("alpha-gunicorn", "COMPLETED", target="alpha-gunicorn:7", primary="alpha-gunicorn:7")])
+    text = buf.getvalue()
+    first_table = text.index("ROLLED_BACK_BY_ECS")
+    note = text.index("==> rolling back 1 services")
+    assert first_table < note < text.rindex("COMPLETED")
+    assert "alpha-gunicorn: circuit breaker" in text
