@@ -195,6 +195,14 @@ def run_one_off(
             sleep(min(poll_interval, remaining))
     except KeyboardInterrupt:
         result.interrupted = True
+    except Exception as exc:
+        # We can no longer watch it (AWS unreachable after retries, a broken output pipe…): do not leave the task
+        # running unobserved with the deploy lock about to be released. Best effort, then the error goes up.
+        try:
+            ecs.stop_task(cluster=cluster, task=result.task_arn, reason=f"ublog-ops: aborted: {exc}"[:255])
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+        raise
 
     if result.timed_out or result.interrupted:
         reason = (

@@ -224,6 +224,19 @@ def test_task_stopped_by_someone_else_is_a_failure_even_if_it_exits_cleanly(sand
     assert aws.call_counts()["ecs:StopTask"] == 0  # we did not stop it
 
 
+def test_an_error_while_watching_stops_the_task_before_it_propagates(sandbox):
+    def broken_output(line):
+        raise BrokenPipeError("output closed")  # e.g. `inv app.update | head` after head exits
+
+    with pytest.raises(BrokenPipeError):
+        run(sandbox, HANGS, on_line=broken_output)
+    ecs = sandbox.client("ecs")
+    arns = ecs.list_tasks(cluster=sandbox.names.cluster, startedBy="ublog-ops", desiredStatus="STOPPED")["taskArns"]
+    task = ecs.describe_tasks(cluster=sandbox.names.cluster, tasks=arns)["tasks"][0]
+    assert task["stopCode"] == "UserInitiated"
+    assert task["stoppedReason"] == "ublog-ops: aborted: output closed"
+
+
 def test_timeout_stops_the_task_with_a_reason(sandbox):
     aws, result, _ = run(sandbox, HANGS, timeout=1.0)
     assert result.timed_out and not result.succeeded
