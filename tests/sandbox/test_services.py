@@ -250,7 +250,7 @@ def test_stall_keeps_new_tasks_pending_without_failing(sandbox):
     n = sandbox.names
     arn, _ = deploy(sandbox, "gunicorn", "v1.3.0-stall")
     wait_for("a pending task", lambda: service(ecs, n.cluster, "alpha-gunicorn")["deployments"][0]["pendingCount"] == 1)
-    time.sleep(3)  # 150 sandbox seconds: several times what a healthy rollout takes
+    time.sleep(2)  # 100 sandbox seconds: more than twice what a healthy rollout takes
     svc = service(ecs, n.cluster, "alpha-gunicorn")
     primary = svc["deployments"][0]
     assert (primary["taskDefinition"], primary["rolloutState"]) == (arn, "IN_PROGRESS")
