@@ -74,17 +74,31 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env_port() -> int:
+    value = os.environ.get("UBLOG_SANDBOX_PORT") or "5055"
+    return int(value) if value.isdigit() else 5055
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ublog_ops.sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the sandbox until SIGTERM/SIGINT")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5055, help="0 = a free port (see --state-file)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=_env_port(),
+        help="default UBLOG_SANDBOX_PORT or 5055; 0 = a free port (see --state-file)",
+    )
     p.add_argument("--env", default="alpha", help="app env to seed")
     p.add_argument("--base-env", default="dev", help="base env to seed")
     p.add_argument("--ecr-prefix", default="ublog")
     p.add_argument("--region", default="eu-west-1")
-    p.add_argument("--behaviour", default=None, help="behaviour file (JSON/YAML) layered on the shipped one")
+    p.add_argument(
+        "--behaviour",
+        default=os.environ.get("UBLOG_SANDBOX_BEHAVIOUR") or None,
+        help="behaviour file (JSON/YAML) layered on the shipped one (default UBLOG_SANDBOX_BEHAVIOUR)",
+    )
     p.add_argument("--time-scale", type=float, default=None, help="wall seconds per sandbox second")
     p.add_argument("--state-file", default=None, help="write pid/endpoint JSON here once ready")
     args = parser.parse_args(argv)
