@@ -20,13 +20,15 @@ Interface (stable; other code and tests depend on it)::
                           # task_definitions {name: arn}, images {kind: {tag: digest}}
     sb.set_behaviour(dict_or_path, time_scale=None)   # for tasks/deployments started from now on
     sb.reset()            # wipe and seed again (pushes the tags of the current behaviour)
+    sb.reset(full=False)  # the same, but keeps EC2/RDS/S3/IAM (base network, DB, bucket, roles): ~3x faster
     sb.stop()
 
 One sandbox per process (moto's state is process-wide). Background server:
 ``python -m ublog_ops.sandbox serve --port 5055 [--behaviour FILE] [--time-scale X] [--env alpha] [--base-env dev]``
 (what ``inv sandbox.up`` runs). Pytest fixtures (tests/conftest.py): ``sandbox_server`` (session),
-``sandbox`` (function: reset + AWS_* env vars set via monkeypatch), ``sandbox_behaviour`` (override it in a test
-module/function to return a behaviour dict; it is applied before the reset).
+``sandbox`` (function: ``reset(full=False)`` + AWS_* env vars set via monkeypatch), ``sandbox_behaviour`` and
+``sandbox_time_scale`` (override in a module, or ``@pytest.mark.parametrize(..., indirect=True)``; applied before
+the reset). Tests run at time scale 0.02 (``tests.conftest.TEST_TIME_SCALE``).
 
 Behaviour tags shipped (see behaviour.yaml and the README): v1.2.2 (start), v1.2.3, v1.2.4 (healthy),
 v1.3.0-migrate-fails, v1.3.0-pull-error, v1.3.0-crashloop, v1.3.0-slow, v1.3.0-stall, v1.3.0-sidecar-fails.
