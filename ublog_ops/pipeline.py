@@ -19,7 +19,7 @@ from typing import Any
 
 from .aws import Aws
 from .config import Config
-from .errors import ExitStatus, Interrupted, RefusedError
+from .errors import ExitStatus, Interrupted, RefusedError, RolloutFailed
 from .lock import DeployLock
 from .naming import PRE_UPDATE
 from .oneoff import OneOffResult, run_one_off
@@ -104,7 +104,18 @@ def apply_plan(
             if touched
             else "no service was touched"
         )
-        record.finish(ExitStatus.INTERRUPTED, "interrupted", "interrupted; the pre-update task was stopped", hint)
+        what = "interrupted during the rollout" if touched else "interrupted; a running pre-update task was stopped"
+        record.finish(ExitStatus.INTERRUPTED, "interrupted", what, hint)
+    except Exception as exc:  # noqa: BLE001 - an AWS/network error mid-run: still report what was done, how to undo
+        touched = [s.service for s in record.services.values() if s.new_task_definition]
+        hint = (
+            f"services already updated: {', '.join(touched)}; check `inv app.status --env {plan.env}` or roll back "
+            f"with `{record.rollback_command()}` (--debug shows the traceback)"
+            if touched
+            else "no service was touched; rerun with --debug for the traceback"
+        )
+        record.finish(ExitStatus.ERROR, "error", f"{type(exc).__name__}: {exc}", hint)
+        record.cause = exc  # type: ignore[attr-defined]  # not serialized; chained by record.error()
     finally:
         record.finished_at = _now()
         record.seconds = round(time.monotonic() - started, 1)
@@ -238,15 +249,33 @@ def _rollout(
     ]
     by_service = {t.service: name for name, t in zip(plan.services, targets, strict=True)}
     say(f"updating {len(targets)} services: {', '.join(t.service for t in targets)}")
-    for t in targets:
-        record.services[by_service[t.service]].new_task_definition = t.task_definition
-    update_services(ecs, plan.cluster, targets)
     wait = {
         "timeout": options.timeout,
         "stall_timeout": options.stall_timeout,
         "poll_interval": options.poll_interval,
         "on_poll": on_poll,
     }
+    for t in targets:
+        record.services[by_service[t.service]].new_task_definition = t.task_definition
+    try:
+        update_services(ecs, plan.cluster, targets)
+    except RolloutFailed as exc:  # one UpdateService call failed: undo exactly the ones before it
+        updated = set(getattr(exc, "updated", []))
+        for t in targets:
+            if t.service not in updated:
+                svc = record.services[by_service[t.service]]
+                svc.new_task_definition, svc.state, svc.reason = None, "NOT_STARTED", exc.message
+        partial = [t for t in targets if t.service in updated]
+        if not partial or not options.rollback:
+            record.finish(
+                ExitStatus.NOT_ROLLED_BACK,
+                "failed, not rolled back",
+                exc.message,
+                f"roll back with: {record.rollback_command()}" if partial else "no service was changed",
+            )
+            return
+        _roll_back(ecs, plan, record, by_service, partial, wait, exc.message, say)
+        return
     outcomes = wait_for_services(ecs, plan.cluster, targets, **wait)
     _fill(record, by_service, outcomes)
     failed = [o for o in outcomes.values() if not o.ok]
@@ -262,7 +291,20 @@ def _rollout(
             f"--no-rollback was given; to roll back run: {record.rollback_command()}",
         )
         return
-    say(f"rollout failed ({what}); rolling back {len(targets)} services")
+    _roll_back(ecs, plan, record, by_service, targets, wait, f"rollout failed: {what}", say)
+
+
+def _roll_back(
+    ecs: Any,
+    plan: ReleasePlan,
+    record: ReleaseRecord,
+    by_service: dict[str, str],
+    targets: list[ServiceTarget],
+    wait: dict[str, Any],
+    what: str,
+    say: Say,
+) -> None:
+    say(f"{what}; rolling back {len(targets)} services")
     back = rollback(ecs, plan.cluster, targets, **wait)
     for service, outcome in back.items():
         record.services[by_service[service]].rollback_state = outcome.state
@@ -271,14 +313,14 @@ def _rollout(
         record.finish(
             ExitStatus.NOT_ROLLED_BACK,
             "failed, rollback failed",
-            f"rollout failed: {what}; rollback failed: {summarize_failures(not_back)}",
+            f"{what}; rollback failed: {summarize_failures(not_back)}",
             f"inspect with `inv app.status --env {plan.env}`; retry with `{record.rollback_command()}`",
         )
         return
     record.finish(
         ExitStatus.ROLLED_BACK,
         "rolled back",
-        f"rollout failed: {what}; every service is back on its previous revision",
+        f"{what}; every updated service is back on its previous revision",
         f"inspect the events above and `inv app.status --env {plan.env}`",
     )
 

@@ -94,7 +94,9 @@ class ReleaseRecord:
             ExitStatus.INTERRUPTED: Interrupted,
         }
         cls = kinds.get(status, UblogError)
-        return cls(self.message or EXIT_DESCRIPTIONS[status], self.hint, status=status)
+        error = cls(self.message or EXIT_DESCRIPTIONS[status], self.hint, status=status)
+        error.__cause__ = getattr(self, "cause", None)  # set by the pipeline on an unexpected error (--debug)
+        return error
 
     # --- rollback command ----------------------------------------------------------------------------------
     def rollback_command(self) -> str | None:
