@@ -1,16 +1,18 @@
 """Update ECS services and wait for them truthfully, in one polling loop; roll them back.
 
 A service is done only when its PRIMARY deployment runs the target revision with ``rolloutState`` COMPLETED
-(where ECS reports one), running == desired, and it is the only deployment (botocore's ``services_stable`` only compares counts, so it reports
-success after ECS rolled a failed deployment back). The wait fails within one poll when our deployment's rollout is
-FAILED or when the primary deployment is no longer ours (ECS's circuit breaker rolled the service back, or another
-deploy replaced ours); when a service made no progress for ``stall_timeout``; and at ``timeout``, a real deadline.
-All services share ONE loop: DescribeServices in batches of at most 10, a jittered interval between polls.
+(where ECS reports one), running == desired, and it is the only deployment (botocore's ``services_stable`` only
+compares counts, so it reports success after ECS rolled a failed deployment back). The wait fails within one poll
+when our deployment's rollout is FAILED or when the primary deployment is no longer ours (ECS's circuit breaker
+rolled the service back, or another deploy replaced ours); when a service made no progress for ``stall_timeout``;
+and at ``timeout``, a real deadline. All services share ONE loop: DescribeServices in batches of at most 10, a
+jittered interval between polls.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -185,8 +187,8 @@ class _Tracker:
             if not (failed or ours or seen_before or rolled_back):
                 self.finish(FAILED, f"no deployment of {target} appeared; the service runs {st.primary}")
             elif failed or rolled_back or st.primary == revision(self.target.previous_task_definition):
-                prefix = f"{why.rstrip('.')}; " if why else ""
-                self.finish(ROLLED_BACK_BY_ECS, f"{prefix}ECS rolled back to {st.primary}")
+                cause = why.rstrip(".") if why else self._rollback_cause(svc)
+                self.finish(ROLLED_BACK_BY_ECS, f"{cause}; ECS rolled back to {st.primary}")
             else:
                 self.finish(SUPERSEDED, f"the primary deployment now runs {st.primary}, not {target}")
             return
@@ -205,6 +207,22 @@ class _Tracker:
             return
         if not st.finished and now - self.last_progress >= stall_timeout:
             self.finish(STALLED, f"no progress for {now - self.last_progress:.0f} s: {self.describe_counts()}")
+
+    def _rollback_cause(self, svc: Mapping[str, Any]) -> str:
+        """Why ECS rolled back when our deployment (and its rolloutStateReason) is already gone: who can roll back
+        (circuit breaker, CloudWatch alarms) and ECS's "deployment failed" event."""
+        conf = svc.get("deploymentConfiguration") or {}
+        breaker, alarms = conf.get("deploymentCircuitBreaker") or {}, conf.get("alarms") or {}
+        who = [
+            name
+            for name, c in (("deployment circuit breaker", breaker), ("CloudWatch alarms", alarms))
+            if c.get("enable") and c.get("rollback")
+        ]
+        cause = "ECS " + " or ".join(who) if who else "ECS"
+        failed = [e for e in self.events if "deployment failed" in e]
+        if failed:
+            cause += ": " + re.sub(r"^\S+ \(service [^)]*\) ", "", failed[-1]).rstrip(".")
+        return cause
 
     def _progressed(self, primary: Mapping[str, Any] | None, deps: list[Mapping[str, Any]]) -> bool:
         """Forward progress only: a new primary or rollout state, more primary tasks started, running or failed

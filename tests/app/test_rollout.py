@@ -202,6 +202,7 @@ def test_primary_deployment_no_longer_ours_means_ecs_rolled_back(sandbox):
     assert len(rec.polls) == 1  # known on the first poll (no grace for a deployment that is not visible yet)
     assert again.state == ROLLED_BACK_BY_ECS
     assert again.reason.endswith(f"ECS rolled back to {revision(target.previous_task_definition)}")
+    assert "circuit breaker" in again.reason  # the cause is named even once the failed deployment is gone
     assert again.primary_task_definition == revision(target.previous_task_definition)
 
 
