@@ -96,7 +96,10 @@ def apply_plan(
         _apply(aws, cfg, plan, options, record, say, on_line, on_poll)
     except RefusedError as exc:
         record.finish(ExitStatus.REFUSED, "refused", exc.message, exc.hint)
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
+        result = getattr(exc, "result", None)
+        if result is not None and record.pre_update is None:
+            record.pre_update = _pre_update_record(result, result.task_definition_arn)
         touched = [s.service for s in record.services.values() if s.new_task_definition]
         hint = (
             f"services already updated keep rolling in ECS: {', '.join(touched)}; check `inv app.status --env "
@@ -202,19 +205,10 @@ def _pre_update(
         timeout=options.pre_update_timeout,
         on_line=on_line,
         definition=plan.families[PRE_UPDATE]["rendered"],
+        container=plan.pre_update.get("container"),
         poll_interval=min(2.0, options.poll_interval),
     )
-    record.pre_update = PreUpdateRecord(
-        task_id=result.task_id,
-        task_definition=task_definition,
-        exit_codes=dict(result.exit_codes),
-        succeeded=result.succeeded,
-        failure=result.failure,
-        stop_code=result.stop_code,
-        seconds=_seconds(result.started_at, result.stopped_at),
-        line_count=len(result.lines),
-        last_lines=list(result.lines[-LAST_LINES:]),
-    )
+    record.pre_update = _pre_update_record(result, task_definition)
     if result.succeeded:
         say(f"pre-update task {result.task_id} succeeded")
         return True
@@ -227,6 +221,20 @@ def _pre_update(
         "no service was touched; read the task's log lines above, fix the release and run the update again",
     )
     return False
+
+
+def _pre_update_record(result: OneOffResult, task_definition: str) -> PreUpdateRecord:
+    return PreUpdateRecord(
+        task_id=result.task_id,
+        task_definition=task_definition,
+        exit_codes=dict(result.exit_codes),
+        succeeded=result.succeeded,
+        failure=result.failure,
+        stop_code=result.stop_code,
+        seconds=_seconds(result.started_at, result.stopped_at),
+        line_count=len(result.lines),
+        last_lines=list(result.lines[-LAST_LINES:]),
+    )
 
 
 def _rollout(
@@ -274,7 +282,7 @@ def _rollout(
                 f"roll back with: {record.rollback_command()}" if partial else "no service was changed",
             )
             return
-        _roll_back(ecs, plan, record, by_service, partial, wait, exc.message, say)
+        _roll_back(ecs, plan, record, by_service, partial, wait, exc.message, say, None)
         return
     outcomes = wait_for_services(ecs, plan.cluster, targets, **wait)
     _fill(record, by_service, outcomes)
@@ -291,7 +299,7 @@ def _rollout(
             f"--no-rollback was given; to roll back run: {record.rollback_command()}",
         )
         return
-    _roll_back(ecs, plan, record, by_service, targets, wait, f"rollout failed: {what}", say)
+    _roll_back(ecs, plan, record, by_service, targets, wait, f"rollout failed: {what}", say, outcomes)
 
 
 def _roll_back(
@@ -303,9 +311,10 @@ def _roll_back(
     wait: dict[str, Any],
     what: str,
     say: Say,
+    outcomes: dict[str, ServiceOutcome] | None,
 ) -> None:
     say(f"{what}; rolling back {len(targets)} services")
-    back = rollback(ecs, plan.cluster, targets, **wait)
+    back = rollback(ecs, plan.cluster, targets, outcomes, **wait)  # outcomes: events already shown stay shown once
     for service, outcome in back.items():
         record.services[by_service[service]].rollback_state = outcome.state
     not_back = [o for o in back.values() if not o.ok]
@@ -328,12 +337,16 @@ def _roll_back(
 def summarize_failures(failed: list[ServiceOutcome]) -> str:
     """One short clause per failure state: ``alpha-gunicorn, alpha-beat ROLLED_BACK_BY_ECS (reason); …``."""
     groups: dict[str, list[ServiceOutcome]] = {}
-    for outcome in failed:
+    decided = [o for o in failed if o.state != "ABORTED"] or failed  # ABORTED = not waited for after another failed
+    for outcome in decided:
         groups.setdefault(outcome.state, []).append(outcome)
     parts = []
     for state, outcomes in groups.items():
         reason = outcomes[0].reason
         parts.append(f"{', '.join(o.service for o in outcomes)} {state}" + (f" ({reason})" if reason else ""))
+    aborted = [o.service for o in failed if o not in decided]
+    if aborted:
+        parts.append(f"not waited for after that: {', '.join(aborted)}")
     return "; ".join(parts)
 
 

@@ -95,6 +95,7 @@ def rollback_to(
             stall_timeout=options.stall_timeout,
             poll_interval=options.poll_interval,
             on_poll=on_poll,
+            fail_fast=False,  # a rollback wants every service's outcome
         )
     finally:
         lock.release()

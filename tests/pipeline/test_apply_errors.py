@@ -79,3 +79,23 @@ def test_unexpected_error_is_recorded_with_the_rollback_command_and_the_lock_rel
         TableName=sandbox.names.deploy_lock_table, Key={"LockID": {"S": "ublog-ops/deploy/alpha"}}
     )
     assert "Item" not in lock_item  # released despite the error
+
+
+def test_ctrl_c_during_pre_update_stops_the_task_and_touches_no_service(sandbox, cfg):
+    ecs = sandbox.client("ecs")
+    before = running(ecs)
+    aws = Aws()
+    plan = make_plan(aws, cfg, "v1.2.3")
+
+    def on_line(line):
+        if "Collecting static files" in line:
+            raise KeyboardInterrupt
+
+    record = apply_plan(aws, cfg, plan, ApplyOptions.from_config(cfg), on_line=on_line)
+    assert record.status == ExitStatus.INTERRUPTED
+    assert record.hint == "no service was touched"
+    assert record.pre_update is not None and record.pre_update.task_id
+    task = ecs.describe_tasks(cluster=CLUSTER, tasks=[record.pre_update.task_id])["tasks"][0]
+    assert task["lastStatus"] == "STOPPED"
+    assert task["stopCode"] == "UserInitiated"
+    assert running(ecs) == before
